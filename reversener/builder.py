@@ -1,0 +1,77 @@
+"""Steps 2 to 5 in order: from unlabeled task texts to an example library."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .config import MethodConfig
+from .embeddings import Embedder
+from .entities import generate_entities
+from .features import select_feature_sentences
+from .library import ExampleLibrary
+from .llm.client import LLMClient, Progress
+from .prompts import templates_hash
+from .reverse import plan_examples, write_reverse_sentences
+from .types import Example
+
+__all__ = ["build_library", "BuildReport"]
+
+log = logging.getLogger(__name__)
+
+_DOMAIN_SAMPLES = 3  # feature sentences shown when inventing entities, so names fit the domain
+
+
+@dataclass
+class BuildReport:
+    """What a build did and cost: counts per step and why candidates were rejected."""
+
+    feature_sentences: list[str] = field(default_factory=list)
+    entities: dict[str, list[str]] = field(default_factory=dict)
+    planned: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+
+def build_library(
+    texts: Sequence[str],
+    types: dict[str, str],
+    llm: LLMClient,
+    embedder: Embedder,
+    config: MethodConfig | None = None,
+    *,
+    on_step: Callable[[str, int], Progress] | None = None,
+) -> tuple[ExampleLibrary, BuildReport]:
+    """Build a synthetic example library; `on_step(name, total)` may return a progress callback."""
+    c = config or MethodConfig()
+    report = BuildReport()
+    report.feature_sentences = select_feature_sentences(
+        texts, embedder, c.feature_sentences, seed=c.seed, strategy=c.feature_strategy
+    )
+    report.entities = generate_entities(
+        llm, types, c.entities_per_type, samples=report.feature_sentences[:_DOMAIN_SAMPLES]
+    )
+    plans = plan_examples(report.feature_sentences, report.entities, c.examples_per_feature,
+                          c.entities_per_example, seed=c.seed)
+    report.planned = len(plans)
+    progress = on_step("reverse sentences", len(plans)) if on_step else None
+    kept, report.rejected = write_reverse_sentences(llm, plans, progress=progress)
+    meta = {"llm": llm.model, "prompts": templates_hash(), "config": c.model_dump()}
+    library = ExampleLibrary(types, embedder.name, meta)
+    examples = [
+        Example(_example_id(s.text), s.text, s.spans, "synthetic") for _, s in kept
+    ]
+    unique = list({e.id: e for e in examples}.values())
+    if unique:
+        library.extend(unique, embedder.embed([e.text for e in unique]))
+    report.kept = len(unique)
+    log.info("library built: %d of %d planned examples kept; rejected %s", report.kept, report.planned,
+             dict(report.rejected))
+    return library, report
+
+
+def _example_id(text: str) -> str:
+    return "syn-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -1,0 +1,35 @@
+"""The method's knobs as plain data: the engine takes a MethodConfig, never the environment."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["MethodConfig"]
+
+
+class MethodConfig(BaseModel):
+    """Hyper-parameters of ReverseNER; the README says why each default is what it is."""
+
+    feature_sentences: int = Field(16, ge=1, description="k: clusters, so feature sentences, per library.")
+    entities_per_type: int = Field(12, ge=1, description="Entities the LLM invents per type.")
+    entities_per_example: int = Field(2, ge=1, description="Most entities put into one reverse sentence.")
+    examples_per_feature: int = Field(2, ge=1, description="Reverse sentences written per feature sentence.")
+    demonstrations: int = Field(4, ge=0, description="m: nearest examples shown per text.")
+    samples: int = Field(1, ge=1, description="s: answers sampled per text for self-consistency.")
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature when samples > 1.")
+    vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")
+    max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")
+    max_chunk_chars: int = Field(1000, ge=100, description="Longer texts are split into chunks this size.")
+    seed: int = Field(0, description="Seed for clustering and entity sampling.")
+    feature_strategy: Literal["cluster", "random"] = Field(
+        "cluster", description="How feature sentences are picked (random is an ablation)."
+    )
+    demo_strategy: Literal["nearest", "random"] = Field(
+        "nearest", description="How demonstrations are picked (random is an ablation)."
+    )
+
+    def method(self) -> MethodConfig:
+        """Just the method's fields (drops the settings of a subclass)."""
+        return MethodConfig(**self.model_dump(include=set(MethodConfig.model_fields)))

@@ -1,0 +1,50 @@
+"""Step 2: feature sentences, the real task sentences nearest the centres of embedding clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from .embeddings import Embedder
+from .text import split_sentences
+
+__all__ = ["sentences_of", "select_feature_sentences"]
+
+_MIN_WORDS = 4  # fragments ("Thanks !", headings) carry no structure worth copying
+
+
+def sentences_of(texts: Sequence[str]) -> list[str]:
+    """Distinct sentences of the task texts, in first-seen order."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for start, end in split_sentences(text):
+            sentence = text[start:end]
+            if len(sentence.split()) >= _MIN_WORDS:
+                seen.setdefault(sentence, None)
+    if not seen:  # short texts only: keep them rather than nothing
+        seen = dict.fromkeys(t.strip() for t in texts if t.strip())
+    return list(seen)
+
+
+def select_feature_sentences(
+    texts: Sequence[str], embedder: Embedder, k: int, *, seed: int = 0, strategy: str = "cluster"
+) -> list[str]:
+    """k representative sentences: nearest each k-means centre (or, for ablations, random ones)."""
+    sentences = sentences_of(texts)
+    k = min(k, len(sentences))
+    if k == 0:
+        return []
+    if strategy == "random":
+        picks = np.random.default_rng(seed).choice(len(sentences), size=k, replace=False)
+        return [sentences[i] for i in sorted(picks)]
+    if strategy != "cluster":
+        raise ValueError(f"unknown feature strategy {strategy!r}: use 'cluster' or 'random'")
+    vectors = embedder.embed(sentences)
+    kmeans = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(vectors)
+    chosen: list[int] = []
+    for centre in kmeans.cluster_centers_:
+        order = np.argsort(np.linalg.norm(vectors - centre, axis=1))
+        chosen.append(next(int(i) for i in order if i not in chosen))  # distinct even if clusters tie
+    return [sentences[i] for i in sorted(chosen)]

@@ -1,0 +1,149 @@
+"""Step 5: the example library, labeled sentences with their embeddings and provenance."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import LibraryError
+from .types import Example, Span
+
+__all__ = ["ExampleLibrary", "FORMAT"]
+
+FORMAT = "reversener-library/1"
+_TIE_DECIMALS = 3  # similarities equal to this precision count as a tie, which human examples win
+
+
+class ExampleLibrary:
+    """Examples and one unit vector per example, upserted and removed by id."""
+
+    def __init__(self, types: dict[str, str], embedder: str, meta: dict | None = None) -> None:
+        self.types = dict(types)
+        self.embedder = embedder
+        self.meta = dict(meta or {})
+        self._examples: dict[str, Example] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        self._matrix: tuple[list[str], np.ndarray] | None = None
+
+    # --- contents ---
+    def __len__(self) -> int:
+        return len(self._examples)
+
+    def __iter__(self):
+        return iter(self._examples.values())
+
+    def __contains__(self, example_id: str) -> bool:
+        return example_id in self._examples
+
+    def get(self, example_id: str) -> Example | None:
+        return self._examples.get(example_id)
+
+    def upsert(self, example: Example, vector: np.ndarray) -> None:
+        unknown = {s.label for s in example.spans} - set(self.types)
+        if unknown:
+            raise LibraryError(f"example {example.id} has types {sorted(unknown)} not in {sorted(self.types)}")
+        self._examples[example.id] = example
+        self._vectors[example.id] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        self._matrix = None
+
+    def extend(self, examples: Iterable[Example], vectors: np.ndarray) -> None:
+        for example, vector in zip(examples, vectors, strict=True):
+            self.upsert(example, vector)
+
+    def remove(self, example_id: str) -> bool:
+        self._matrix = None
+        self._vectors.pop(example_id, None)
+        return self._examples.pop(example_id, None) is not None
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(e.source for e in self._examples.values()))
+
+    # --- retrieval ---
+    def nearest(self, vector: np.ndarray, m: int) -> list[Example]:
+        """The m most similar examples by cosine, most similar first; human ones win ties."""
+        if m <= 0 or not self._examples:
+            return []
+        ids, matrix = self._stacked()
+        similarity = np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS)
+        human = np.array([self._examples[i].source == "human" for i in ids])
+        order = np.lexsort((~human, -similarity))[:m]  # last key sorts first
+        return [self._examples[ids[i]] for i in order]
+
+    def _stacked(self) -> tuple[list[str], np.ndarray]:
+        if self._matrix is None:
+            ids = list(self._examples)
+            self._matrix = (ids, np.stack([self._vectors[i] for i in ids]))
+        return self._matrix
+
+    # --- identity and files ---
+    @property
+    def version(self) -> str:
+        """Stable hash of types, embedder and examples: any change gives a new version."""
+        content = {
+            "types": self.types,
+            "embedder": self.embedder,
+            "examples": [_example_dict(self._examples[i]) for i in sorted(self._examples)],
+        }
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "engine": __version__,
+            "types": self.types,
+            "embedder": self.embedder,
+            "meta": self.meta,
+            "version": self.version,
+            "examples": [
+                {**_example_dict(e), "vector": _encode(self._vectors[e.id])} for e in self._examples.values()
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ExampleLibrary:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise LibraryError(f"not a {FORMAT} file (missing or different 'format')")
+        try:
+            library = cls(data["types"], data["embedder"], data.get("meta"))
+            for item in data["examples"]:
+                spans = tuple(Span(s["start"], s["end"], s["label"]) for s in item["spans"])
+                example = Example(str(item["id"]), item["text"], spans, item.get("source", "synthetic"))
+                library.upsert(example, _decode(item["vector"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise LibraryError(f"malformed library: {type(err).__name__}: {err}") from err
+        return library
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(path.suffix + ".tmp")
+        partial.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), "utf-8")
+        partial.replace(path)  # never leave a half-written library behind
+
+    @classmethod
+    def load(cls, path: Path) -> ExampleLibrary:
+        try:
+            data = json.loads(Path(path).read_text("utf-8"))
+        except (OSError, ValueError) as err:
+            raise LibraryError(f"cannot read library {path}: {err}") from err
+        return cls.from_dict(data)
+
+
+def _example_dict(example: Example) -> dict:
+    spans = [{"start": s.start, "end": s.end, "label": s.label} for s in example.spans]
+    return {"id": example.id, "text": example.text, "spans": spans, "source": example.source}
+
+
+def _encode(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def _decode(blob: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(blob), dtype="<f4").copy()

@@ -1,0 +1,191 @@
+"""Every LLM call goes through litellm here: bounded concurrency, timeouts, retries, samples, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+# litellm otherwise fetches its model price map from the network at import time.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import litellm  # noqa: E402
+
+from ..errors import LLMError, LLMTimeout  # noqa: E402
+from .cache import ResponseCache, cache_key  # noqa: E402
+from .client import LLMRequest, LLMStats, Progress  # noqa: E402
+
+__all__ = ["LiteLLMGateway"]
+
+log = logging.getLogger(__name__)
+litellm.suppress_debug_info = True
+logging.getLogger("LiteLLM").setLevel(logging.WARNING)  # it logs every call at INFO
+
+# Worth another try: the same request may succeed a moment later.
+_TRANSIENT = (
+    litellm.exceptions.Timeout,
+    litellm.exceptions.RateLimitError,
+    litellm.exceptions.APIConnectionError,
+    litellm.exceptions.InternalServerError,
+    litellm.exceptions.ServiceUnavailableError,
+    litellm.exceptions.BadGatewayError,
+)
+
+
+class LiteLLMGateway:
+    """An LLMClient over any litellm model string, with one event loop shared by all caller threads."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 3,
+        retry_budget: float = 300.0,
+        concurrency: int = 8,
+        json_mode: bool = True,
+        cache: ResponseCache | None = None,
+        seed: int = 0,
+        use_n: bool | None = None,
+        backoff: float = 1.0,
+        label: str | None = None,
+    ) -> None:
+        # `label` names the model in caches and reports when the litellm string is only an alias.
+        self.model = label or model
+        self._litellm_model = model
+        self.stats = LLMStats()
+        self._api_base, self._api_key = api_base, api_key
+        self._timeout, self._retries, self._budget = timeout, retries, retry_budget
+        self._concurrency, self._json_mode, self._cache = concurrency, json_mode, cache
+        self._seed, self._backoff = seed, backoff
+        self._use_n = _supports(model, "n") if use_n is None else use_n
+        self._supports_json = _supports(model, "response_format")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop_lock = threading.Lock()
+
+    # --- public ---
+    def complete(
+        self, requests: Sequence[LLMRequest], progress: Progress | None = None
+    ) -> list[list[str] | LLMError]:
+        future: Future = asyncio.run_coroutine_threadsafe(self._complete_all(requests, progress), self._ensure_loop())
+        return future.result()
+
+    def close(self) -> None:
+        with self._loop_lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
+
+    # --- internals ---
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._loop_lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="llm-gateway", daemon=True).start()
+                self._semaphore = asyncio.Semaphore(self._concurrency)
+                self._loop = loop
+            return self._loop
+
+    async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None):
+        async def one(request: LLMRequest) -> list[str] | LLMError:
+            try:
+                return await self._complete_one(request)
+            except LLMError as err:
+                self.stats.add(failures=1)
+                log.warning("LLM request failed after retries: %s", err)
+                return err
+            finally:
+                if progress is not None:
+                    progress(1)
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def _complete_one(self, request: LLMRequest) -> list[str]:
+        messages = request.as_chat()
+        params = self._params(request)
+        keys = [cache_key(self.model, messages, params, i) for i in range(request.samples)]
+        found = self._cache.get_many(keys) if self._cache else {}
+        self.stats.add(cache_hits=len(found))
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            fresh = await self._sample(messages, params, missing)
+            for i, text in zip(missing, fresh, strict=True):
+                found[keys[i]] = text
+                if self._cache:
+                    self._cache.put(keys[i], text)
+        return [found[key] for key in keys]
+
+    def _params(self, request: LLMRequest) -> dict:
+        params = {"temperature": request.temperature, "max_tokens": request.max_tokens}
+        if request.json_mode and self._json_mode and self._supports_json:
+            params["response_format"] = {"type": "json_object"}
+        return params
+
+    async def _sample(self, messages: list[dict], params: dict, indices: list[int]) -> list[str]:
+        """Answers for the given sample indices: one call with n where possible, else one call each."""
+        texts: list[str] = []
+        if self._use_n and len(indices) > 1:
+            texts = (await self._call(messages, params, n=len(indices), seed=self._seed + indices[0]))[
+                : len(indices)
+            ]
+        rest = indices[len(texts) :]
+        calls = [self._call(messages, params, n=1, seed=self._seed + i) for i in rest]
+        for answer in await asyncio.gather(*calls):
+            texts.append(answer[0] if answer else "")
+        return texts
+
+    async def _call(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[str]:
+        deadline = time.monotonic() + self._budget
+        for attempt in range(self._retries + 1):
+            try:
+                return await self._call_once(messages, params, n=n, seed=seed)
+            except _TRANSIENT as err:
+                delay = self._backoff * 2**attempt * (0.5 + random.random())
+                if attempt == self._retries or time.monotonic() + delay > deadline:
+                    kind = LLMTimeout if isinstance(err, litellm.exceptions.Timeout) else LLMError
+                    raise kind(f"{self.model}: {type(err).__name__} after {attempt + 1} tries: {err}") from err
+                log.info("LLM %s (%s), retry %d in %.1fs", type(err).__name__, self.model, attempt + 1, delay)
+                await asyncio.sleep(delay)
+            except litellm.exceptions.OpenAIError as err:
+                raise LLMError(f"{self.model}: {type(err).__name__}: {err}") from err
+        raise AssertionError("unreachable")
+
+    async def _call_once(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[str]:
+        assert self._semaphore is not None
+        async with self._semaphore:
+            started = time.monotonic()
+            response = await litellm.acompletion(
+                model=self._litellm_model,
+                messages=messages,
+                api_base=self._api_base,
+                api_key=self._api_key,
+                timeout=self._timeout,
+                seed=seed,
+                drop_params=True,
+                num_retries=0,
+                **({"n": n} if n > 1 else {}),
+                **params,
+            )
+            elapsed = time.monotonic() - started
+        usage = getattr(response, "usage", None)
+        self.stats.add(
+            calls=1,
+            seconds=elapsed,
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        )
+        return [choice.message.content or "" for choice in response.choices]
+
+
+def _supports(model: str, param: str) -> bool:
+    try:
+        return param in (litellm.get_supported_openai_params(model=model) or [])
+    except Exception:  # litellm raises assorted errors for unmapped models; then just ask plainly
+        return False

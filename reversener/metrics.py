@@ -1,0 +1,119 @@
+"""Strict span-level NER evaluation: a predicted span counts only if (start, end, label) match.
+
+This is the CoNLL-style exact-match metric the ReverseNER paper reports, computed on
+character spans so it does not depend on any tokenization.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .types import Sentence
+
+__all__ = ["Scores", "Report", "evaluate", "bootstrap_f1"]
+
+Key = tuple[int, int, str]
+
+
+@dataclass
+class Scores:
+    """True positive, false positive and false negative counts with the derived rates."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        return _f1(self.tp, self.fp, self.fn)
+
+
+@dataclass
+class Report:
+    """Micro-averaged scores over all types, and scores per type (sorted by type name)."""
+
+    micro: Scores = field(default_factory=Scores)
+    per_type: dict[str, Scores] = field(default_factory=dict)
+
+
+def evaluate(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> Report:
+    """Score predictions against gold sentences, pair by pair (same order, same texts).
+
+    Duplicate spans within one sentence count once, in gold and in predictions alike.
+    """
+    per_type: dict[str, Scores] = defaultdict(Scores)
+    for gold_keys, pred_keys in _pairs(gold, predicted):
+        for start, end, label in gold_keys & pred_keys:
+            per_type[label].tp += 1
+        for start, end, label in pred_keys - gold_keys:
+            per_type[label].fp += 1
+        for start, end, label in gold_keys - pred_keys:
+            per_type[label].fn += 1
+    micro = Scores(
+        tp=sum(s.tp for s in per_type.values()),
+        fp=sum(s.fp for s in per_type.values()),
+        fn=sum(s.fn for s in per_type.values()),
+    )
+    return Report(micro=micro, per_type={label: per_type[label] for label in sorted(per_type)})
+
+
+def bootstrap_f1(
+    gold: Sequence[Sentence], predicted: Sequence[Sentence], n: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile interval of micro-F1, resampling sentences with replacement.
+
+    Deterministic for a given seed. An empty data set gives (0.0, 0.0).
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    counts = np.array(
+        [(len(g & p), len(p - g), len(g - p)) for g, p in _pairs(gold, predicted)],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    if len(counts) == 0:
+        return (0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    scores = np.empty(n)
+    for i in range(n):
+        tp, fp, fn = counts[rng.integers(0, len(counts), size=len(counts))].sum(axis=0)
+        scores[i] = _f1(int(tp), int(fp), int(fn))
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return (float(low), float(high))
+
+
+def _pairs(
+    gold: Sequence[Sentence], predicted: Sequence[Sentence]
+) -> list[tuple[set[Key], set[Key]]]:
+    """Return (gold keys, predicted keys) per sentence pair, checking that the pairs line up."""
+    if len(gold) != len(predicted):
+        raise ValueError(
+            f"gold has {len(gold)} sentences but predicted has {len(predicted)}; "
+            "pass one prediction per gold sentence, in the same order"
+        )
+    pairs = []
+    for i, (g, p) in enumerate(zip(gold, predicted)):
+        if g.text != p.text:
+            raise ValueError(
+                f"sentence {i}: predicted text differs from gold text "
+                f"({p.text[:40]!r} vs {g.text[:40]!r}); keep the order of the gold data"
+            )
+        pairs.append(({s.key for s in g.spans}, {s.key for s in p.spans}))
+    return pairs
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    """F1 = 2tp / (2tp + fp + fn), which equals 2PR/(P+R); 0.0 when there is nothing to score."""
+    denominator = 2 * tp + fp + fn
+    return 2 * tp / denominator if denominator else 0.0

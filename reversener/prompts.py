@@ -1,0 +1,40 @@
+"""Loads the prompt templates that live in `prompts/*.jinja`; no prompt text lives in Python."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from importlib import resources
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import ConfigError
+
+__all__ = ["render", "templates_hash", "TEMPLATE_NAMES"]
+
+TEMPLATE_NAMES = ("recognize_system", "recognize_user", "generate_entities", "reverse_sentence")
+
+# Sandboxed: task texts and label hints flow into templates as data and must not run code.
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+@cache
+def _source(name: str) -> str:
+    if name not in TEMPLATE_NAMES:
+        raise ConfigError(f"unknown prompt template {name!r}; known: {', '.join(TEMPLATE_NAMES)}")
+    return resources.files(__package__).joinpath("prompts", f"{name}.jinja").read_text("utf-8")
+
+
+def render(name: str, **variables: object) -> str:
+    """Render one template; a missing variable raises instead of printing nothing."""
+    return _ENV.from_string(_source(name)).render(**variables).strip()
+
+
+@cache
+def templates_hash() -> str:
+    """Changes whenever any template changes, so caches and libraries keyed by it miss."""
+    digest = hashlib.sha256()
+    for name in TEMPLATE_NAMES:
+        digest.update(name.encode() + b"\0" + _source(name).encode() + b"\0")
+    return digest.hexdigest()[:16]

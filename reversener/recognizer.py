@@ -1,0 +1,118 @@
+"""Step 6: inference, nearest examples as demonstrations, ask, parse, align, vote (step 7)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .align import align
+from .config import MethodConfig
+from .consistency import vote
+from .embeddings import Embedder
+from .errors import ParseError
+from .library import ExampleLibrary
+from .llm.client import LLMClient, LLMRequest, Progress
+from .parse import parse_mentions
+from .prompts import render
+from .text import chunk_text
+from .types import Example, Sentence, Span
+
+__all__ = ["Recognizer", "Prediction", "answer_json"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The spans found in one text, and what went wrong on the way (empty when nothing did)."""
+
+    text: str
+    spans: tuple[Span, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def sentence(self) -> Sentence:
+        return Sentence(self.text, self.spans)
+
+
+def answer_json(sentence: Sentence) -> str:
+    """The answer we want from the LLM for a sentence: also how demonstrations show their labels."""
+    entities = [{"text": sentence.text[s.start : s.end], "type": s.label} for s in sorted(sentence.spans)]
+    return json.dumps({"entities": entities}, ensure_ascii=False)
+
+
+class Recognizer:
+    """Recognizes entities of the given types; with no library (or m=0) it is the zero-shot baseline."""
+
+    def __init__(
+        self, llm: LLMClient, embedder: Embedder, types: dict[str, str],
+        library: ExampleLibrary | None = None, config: MethodConfig | None = None,
+    ) -> None:
+        self.llm, self.embedder, self.types, self.library = llm, embedder, dict(types), library
+        self.config = config or MethodConfig()
+        self._system = render("recognize_system", types=self.types)
+        self._rng = np.random.default_rng(self.config.seed)
+
+    @property
+    def zero_shot(self) -> bool:
+        return not self.library or self.config.demonstrations == 0
+
+    def recognize(self, texts: Sequence[str], progress: Progress | None = None) -> list[Prediction]:
+        chunks = [(i, start, end) for i, text in enumerate(texts)
+                  for start, end in chunk_text(text, self.config.max_chunk_chars)]
+        chunk_texts = [texts[i][start:end] for i, start, end in chunks]
+        demos = self._demonstrations(chunk_texts)
+        requests = [self._request(text, shots) for text, shots in zip(chunk_texts, demos, strict=True)]
+        answers = self.llm.complete(requests, progress)
+        spans: list[list[Span]] = [[] for _ in texts]
+        problems: list[list[str]] = [[] for _ in texts]
+        for (i, offset, _), text, answer in zip(chunks, chunk_texts, answers, strict=True):
+            if isinstance(answer, Exception):
+                problems[i].append(f"LLM failed: {answer}")
+                continue
+            found, issues = self._vote(text, answer)
+            spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
+            problems[i].extend(issues)
+        return [Prediction(t, tuple(sorted(s)), tuple(p)) for t, s, p in zip(texts, spans, problems, strict=True)]
+
+    def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
+        """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""
+        turns = [("system", self._system)]
+        for example in shots:
+            turns += [("user", render("recognize_user", text=example.text)),
+                      ("assistant", answer_json(example.sentence))]
+        return (*turns, ("user", render("recognize_user", text=text)))
+
+    def _request(self, text: str, shots: Sequence[Example]) -> LLMRequest:
+        c = self.config
+        greedy = c.samples == 1
+        return LLMRequest(self.messages(text, shots), samples=c.samples,
+                          temperature=0.0 if greedy else c.temperature, max_tokens=c.max_tokens)
+
+    def _demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
+        m = self.config.demonstrations
+        if self.zero_shot or not texts:
+            return [[] for _ in texts]
+        if self.config.demo_strategy == "random":
+            pool = list(self.library)
+            return [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
+                    for _ in texts]
+        vectors = self.embedder.embed(texts)
+        # Most similar last: nearest the question, where small models attend most.
+        return [self.library.nearest(v, m)[::-1] for v in vectors]
+
+    def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str]]:
+        per_sample, issues = [], []
+        for answer in answers:
+            try:
+                per_sample.append(align(text, parse_mentions(answer, self.types)))
+            except ParseError as err:
+                issues.append(str(err))
+                per_sample.append([])  # an unusable answer is a vote for nothing
+        if len(per_sample) == 1:
+            return per_sample[0], issues
+        return vote(per_sample, self.config.vote_threshold), issues

@@ -1,0 +1,137 @@
+"""Step 4: reverse sentences, the LLM writes a sentence shaped like a feature sentence around given
+entities, so its labels are known by construction; candidates that break the labels are rejected."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .align import align, find_all
+from .llm.client import LLMClient, LLMRequest, Progress
+from .parse import json_values
+from .prompts import render
+from .types import Mention, Sentence
+
+__all__ = ["Plan", "plan_examples", "write_reverse_sentences", "check_candidate"]
+
+log = logging.getLogger(__name__)
+
+# Capitalized words that are not names in English text; anything else capitalized inside a
+# candidate but outside its labeled spans is an unlabeled name, which would teach the model to skip names.
+_NOT_NAMES = frozenset(
+    "I A An The This That These Those It He She We They You My Our His Her Their Its Mr Mrs Ms Dr "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June "
+    "July August September October November December OK TV".split()
+)
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
+_MAX_LENGTH_RATIO = 3.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One reverse sentence to write: the feature sentence to imitate and the entities to use."""
+
+    feature: str
+    mentions: tuple[Mention, ...]
+
+
+def plan_examples(
+    features: Sequence[str], entities: dict[str, list[str]], per_feature: int, max_entities: int, seed: int = 0
+) -> list[Plan]:
+    """Spread entities over feature sentences so every type and name is used about equally."""
+    rng = np.random.default_rng(seed)
+    pools = {t: list(rng.permutation(names)) for t, names in entities.items() if names}
+    if not pools:
+        return []
+    types, used, cursor, plans = list(pools), Counter(), 0, []
+    for feature in features:
+        for _ in range(per_feature):
+            size = int(rng.integers(1, min(max_entities, len(types)) + 1))
+            chosen = [types[(cursor + i) % len(types)] for i in range(size)]
+            cursor += size
+            mentions = []
+            for name in chosen:
+                pool = pools[name]
+                mentions.append(Mention(str(pool[used[name] % len(pool)]), name))
+                used[name] += 1
+            plans.append(Plan(feature, tuple(mentions)))
+    return plans
+
+
+def write_reverse_sentences(
+    llm: LLMClient, plans: Sequence[Plan], *, temperature: float = 0.7, rounds: int = 2,
+    progress: Progress | None = None,
+) -> tuple[list[tuple[Plan, Sentence]], Counter]:
+    """Labeled sentences for the plans that pass the checks; rejected ones get another round."""
+    kept: list[tuple[Plan, Sentence]] = []
+    reasons: Counter = Counter()
+    pending = list(plans)
+    for attempt in range(rounds):
+        requests = [_request(plan, temperature, attempt) for plan in pending]
+        retry = []
+        for plan, answer in zip(pending, llm.complete(requests, progress), strict=True):
+            if isinstance(answer, Exception):
+                reasons["llm error"] += 1
+                continue
+            result = check_candidate(_sentence_of(answer[-1]), plan)
+            if isinstance(result, Sentence):
+                kept.append((plan, result))
+            else:
+                reasons[result] += 1
+                retry.append(plan)
+        pending = retry
+    return kept, reasons
+
+
+def _request(plan: Plan, temperature: float, attempt: int) -> LLMRequest:
+    prompt = render("reverse_sentence", feature=plan.feature, mentions=plan.mentions)
+    # Round r reads sample r, so a retry is a fresh sample yet a rerun still hits the cache.
+    return LLMRequest((("user", prompt),), samples=attempt + 1, temperature=temperature, max_tokens=160)
+
+
+def _sentence_of(answer: str) -> str:
+    for value in json_values(answer):
+        if isinstance(value, dict):
+            text = value.get("sentence") or next((v for v in value.values() if isinstance(v, str)), "")
+            if isinstance(text, str) and text.strip():
+                return " ".join(text.split())
+    return ""
+
+
+def check_candidate(candidate: str, plan: Plan) -> Sentence | str:
+    """The labeled sentence, or why the candidate is unusable."""
+    if not candidate:
+        return "no sentence in answer"
+    if candidate == plan.feature:
+        return "copied the feature sentence"
+    if len(candidate) > _MAX_LENGTH_RATIO * max(len(plan.feature), 40):
+        return "too long"
+    if any(not find_all(candidate, m.text) for m in plan.mentions):
+        return "entity missing"
+    spans = align(candidate, plan.mentions)
+    if {(s.label, candidate[s.start : s.end]) for s in spans} != {(m.type, m.text) for m in plan.mentions}:
+        return "entities overlap"
+    if _unlabeled_names(candidate, spans):
+        return "unlabeled name"
+    return Sentence(candidate, tuple(spans))
+
+
+def _unlabeled_names(text: str, spans) -> list[str]:
+    """Capitalized words outside the spans, except the first word and words after sentence ends."""
+    names = []
+    for match in _WORD.finditer(text):
+        word, start = match.group().rstrip(".'’"), match.start()
+        if not word[:1].isupper() or word in _NOT_NAMES:
+            continue
+        if any(s.start <= start < s.end for s in spans):
+            continue
+        before = text[:start].rstrip()
+        if not before or before[-1] in '.!?:"“(':
+            continue
+        names.append(word)
+    return names

@@ -1,0 +1,58 @@
+"""Builds the heavy objects (LLM gateway, embedder) from Settings, once per process."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from .embeddings import Embedder, SentenceTransformerEmbedder
+from .llm.cache import ResponseCache
+from .llm.client import LLMClient
+from .llm.gateway import LiteLLMGateway
+from .llm.local import LOCAL_ALIAS, LocalLLMServer, ensure_bundled_model
+from .settings import Settings
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Lazily creates the LLM client and the embedder; starts the local model only when needed."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.local_server: LocalLLMServer | None = None
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return SentenceTransformerEmbedder(self.settings.embedding_model)
+
+    @cached_property
+    def llm(self) -> LLMClient:
+        s = self.settings
+        cache = ResponseCache(s.data_dir / "llm-cache.sqlite") if s.llm_cache else None
+        common = dict(
+            timeout=s.llm_timeout, retries=s.llm_retries, retry_budget=s.llm_retry_budget,
+            concurrency=s.concurrency(), json_mode=s.llm_json_mode, cache=cache, seed=s.llm_seed,
+        )
+        if s.llm_model:
+            key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+            return LiteLLMGateway(s.llm_model, api_base=s.llm_api_base, api_key=key, **common)
+        model_path = s.local_model_path or ensure_bundled_model(s.data_dir)
+        self.local_server = LocalLLMServer(
+            model_path, s.data_dir, threads=s.local_threads, context=s.local_context,
+            start_timeout=s.local_start_timeout,
+        )
+        api_base = self.local_server.start()
+        # llama.cpp ignores `n`, so samples are separate calls (its prompt cache makes them cheap).
+        return LiteLLMGateway(
+            f"openai/{LOCAL_ALIAS}", api_base=api_base, api_key="sk-local", use_n=False,
+            label=f"local/{model_path.stem}", **common,
+        )
+
+    def close(self) -> None:
+        if "llm" in self.__dict__ and hasattr(self.llm, "close"):
+            self.llm.close()
+        if self.local_server is not None:
+            self.local_server.stop()

@@ -1,0 +1,59 @@
+"""The one place that reads the environment: every knob, its env var and its default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .config import MethodConfig
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings, MethodConfig):
+    """Settings for the engine, the CLI and the backend; env vars are the field names in capitals.
+
+    The method's knobs come from MethodConfig, so their defaults live in one place.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- LLM gateway ---
+    llm_model: str | None = Field(
+        None, description="Any litellm model string; unset = the bundled local model."
+    )
+    llm_api_base: str | None = Field(None, description="Base URL for OpenAI-compatible servers.")
+    llm_api_key: SecretStr | None = Field(None, description="API key passed to litellm.")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds per LLM call before it counts as failed.")
+    llm_retries: int = Field(3, ge=0, description="Retries of a transient LLM error (429, 5xx, timeout).")
+    llm_retry_budget: float = Field(300.0, gt=0, description="Max seconds spent on one request, retries included.")
+    llm_concurrency: int | None = Field(
+        None, ge=1, description="Parallel LLM calls; unset = 1 for the local model, 8 otherwise."
+    )
+    llm_json_mode: bool = Field(True, description="Ask for JSON output where the provider supports it.")
+    llm_cache: bool = Field(True, description="Persist LLM answers so a rerun costs nothing.")
+    llm_seed: int = Field(0, description="Base sampling seed (sample i uses seed + i).")
+
+    # --- embedded local model (used when LLM_MODEL is unset) ---
+    local_model_path: Path | None = Field(None, description="A GGUF file to serve instead of the bundled one.")
+    local_threads: int = Field(2, ge=1, description="CPU threads of the llama.cpp server.")
+    local_context: int = Field(4096, ge=512, description="Context window of the llama.cpp server.")
+    local_start_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the llama.cpp server.")
+
+    # --- embeddings ---
+    embedding_model: str | None = Field(
+        None, description="A sentence-transformers model name or path; unset = bundled all-MiniLM-L6-v2."
+    )
+
+    # --- where files go ---
+    data_dir: Path = Field(
+        Path.home() / ".cache" / "reversener",
+        description="Model file, llama.cpp server state and the LLM response cache.",
+    )
+
+    def concurrency(self) -> int:
+        if self.llm_concurrency is not None:
+            return self.llm_concurrency
+        return 1 if self.llm_model is None else 8

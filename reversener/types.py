@@ -1,0 +1,57 @@
+"""Plain data types shared by every step of the method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Mention", "Span", "Sentence", "Example", "Source"]
+
+Source = Literal["synthetic", "human"]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity as the LLM names it: surface text and type, not yet located in the text."""
+
+    text: str
+    type: str
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A labeled character span [start, end) in Python code points, with a confidence score."""
+
+    start: int
+    end: int
+    label: str
+    score: float = field(default=1.0, compare=False)
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return (self.start, self.end, self.label)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A text with its labeled spans (gold data, a prediction, or a demonstration)."""
+
+    text: str
+    spans: tuple[Span, ...] = ()
+
+    def mentions(self) -> list[Mention]:
+        return [Mention(self.text[s.start : s.end], s.label) for s in self.spans]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One demonstration in the example library, with where it came from."""
+
+    id: str
+    text: str
+    spans: tuple[Span, ...]
+    source: Source = "synthetic"
+
+    @property
+    def sentence(self) -> Sentence:
+        return Sentence(self.text, self.spans)
