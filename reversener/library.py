@@ -49,8 +49,13 @@ class ExampleLibrary:
         unknown = {s.label for s in example.spans} - set(self.types)
         if unknown:
             raise LibraryError(f"example {example.id} has types {sorted(unknown)} not in {sorted(self.types)}")
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        dimension = next((len(v) for v in self._vectors.values()), len(vector))
+        if len(vector) != dimension:
+            raise LibraryError(f"example {example.id} has a {len(vector)}-d vector; this library's are "
+                               f"{dimension}-d (was it embedded with another model than {self.embedder}?)")
         self._examples[example.id] = example
-        self._vectors[example.id] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        self._vectors[example.id] = vector
         self._matrix = None
 
     def extend(self, examples: Iterable[Example], vectors: np.ndarray) -> None:

@@ -29,6 +29,8 @@ _NOT_NAMES = frozenset(
     "July August September October November December OK TV".split()
 )
 _WORD = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
+# A period after a title ends no sentence: the capitalized word after "Mr." is a name, not a sentence start.
+_AFTER_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Gen|Col|Lt|Sgt|Rev)\.$")
 _MAX_LENGTH_RATIO = 3.0
 
 
@@ -72,6 +74,8 @@ def write_reverse_sentences(
     reasons: Counter = Counter()
     pending = list(plans)
     for attempt in range(rounds):
+        if not pending:
+            break
         requests = [_request(plan, temperature, attempt) for plan in pending]
         retry = []
         for plan, answer in zip(pending, llm.complete(requests, progress), strict=True):
@@ -131,7 +135,7 @@ def _unlabeled_names(text: str, spans) -> list[str]:
         if any(s.start <= start < s.end for s in spans):
             continue
         before = text[:start].rstrip()
-        if not before or before[-1] in '.!?:"“(':
+        if not before or (before[-1] in '.!?:"“(' and not _AFTER_TITLE.search(before)):
             continue
         names.append(word)
     return names

@@ -7,9 +7,22 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ResponseCache", "cache_key"]
+__all__ = ["ResponseCache", "Answer", "cache_key"]
+
+_SCHEMA = 2
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One sampled answer and what it cost, kept so that a cached rerun can still report its cost."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
 
 
 def cache_key(model: str, messages: list[dict[str, str]], params: dict, sample: int) -> str:
@@ -31,21 +44,31 @@ class ResponseCache:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL)")
+        if self._db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA:
+            self._db.execute("DROP TABLE IF EXISTS answers")  # a cache of another layout: start afresh
+            self._db.execute(f"PRAGMA user_version = {_SCHEMA}")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
+            " prompt_tokens INTEGER, completion_tokens INTEGER, seconds REAL)"
+        )
         self._db.commit()
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+    def get_many(self, keys: Iterable[str]) -> dict[str, Answer]:
         keys = list(keys)
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
+        query = f"SELECT key, text, prompt_tokens, completion_tokens, seconds FROM answers WHERE key IN ({marks})"
         with self._lock:
-            rows = self._db.execute(f"SELECT key, text FROM answers WHERE key IN ({marks})", keys)
-            return dict(rows.fetchall())
+            rows = self._db.execute(query, keys).fetchall()
+        return {key: Answer(text, p or 0, c or 0, s or 0.0) for key, text, p, c, s in rows}
 
-    def put(self, key: str, text: str) -> None:
+    def put(self, key: str, answer: Answer) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers (key, text) VALUES (?, ?)", (key, text))
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
+                (key, answer.text, answer.prompt_tokens, answer.completion_tokens, answer.seconds),
+            )
             self._db.commit()
 
     def __len__(self) -> int:

@@ -36,14 +36,22 @@ class LLMStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    cache_hits: int = 0
     failures: int = 0
+    # What answers served from the cache cost when they were made: a rerun still reports the cost.
+    cache_hits: int = 0
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
+    cached_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **amounts: float) -> None:
         with self._lock:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        """Counters accrued since an earlier snapshot."""
+        return {k: v - before.get(k, 0) for k, v in self.snapshot().items()}
 
     def snapshot(self) -> dict[str, float]:
         with self._lock:

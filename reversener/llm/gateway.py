@@ -14,9 +14,10 @@ from concurrent.futures import Future
 # litellm otherwise fetches its model price map from the network at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
+import openai  # noqa: E402
 
 from ..errors import LLMError, LLMTimeout  # noqa: E402
-from .cache import ResponseCache, cache_key  # noqa: E402
+from .cache import Answer, ResponseCache, cache_key  # noqa: E402
 from .client import LLMRequest, LLMStats, Progress  # noqa: E402
 
 __all__ = ["LiteLLMGateway"]
@@ -111,16 +112,18 @@ class LiteLLMGateway:
         messages = request.as_chat()
         params = self._params(request)
         keys = [cache_key(self.model, messages, params, i) for i in range(request.samples)]
-        found = self._cache.get_many(keys) if self._cache else {}
-        self.stats.add(cache_hits=len(found))
+        found = self._cache.get_many(keys) if self._cache is not None else {}
+        for answer in found.values():
+            self.stats.add(cache_hits=1, cached_prompt_tokens=answer.prompt_tokens,
+                           cached_completion_tokens=answer.completion_tokens, cached_seconds=answer.seconds)
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
             fresh = await self._sample(messages, params, missing)
-            for i, text in zip(missing, fresh, strict=True):
-                found[keys[i]] = text
-                if self._cache:
-                    self._cache.put(keys[i], text)
-        return [found[key] for key in keys]
+            for i, answer in zip(missing, fresh, strict=True):
+                found[keys[i]] = answer
+                if self._cache is not None:
+                    self._cache.put(keys[i], answer)
+        return [found[key].text for key in keys]
 
     def _params(self, request: LLMRequest) -> dict:
         params = {"temperature": request.temperature, "max_tokens": request.max_tokens}
@@ -128,20 +131,20 @@ class LiteLLMGateway:
             params["response_format"] = {"type": "json_object"}
         return params
 
-    async def _sample(self, messages: list[dict], params: dict, indices: list[int]) -> list[str]:
+    async def _sample(self, messages: list[dict], params: dict, indices: list[int]) -> list[Answer]:
         """Answers for the given sample indices: one call with n where possible, else one call each."""
-        texts: list[str] = []
+        answers: list[Answer] = []
         if self._use_n and len(indices) > 1:
-            texts = (await self._call(messages, params, n=len(indices), seed=self._seed + indices[0]))[
+            answers = (await self._call(messages, params, n=len(indices), seed=self._seed + indices[0]))[
                 : len(indices)
             ]
-        rest = indices[len(texts) :]
+        rest = indices[len(answers) :]
         calls = [self._call(messages, params, n=1, seed=self._seed + i) for i in rest]
         for answer in await asyncio.gather(*calls):
-            texts.append(answer[0] if answer else "")
-        return texts
+            answers.append(answer[0] if answer else Answer(""))
+        return answers
 
-    async def _call(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[str]:
+    async def _call(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
         deadline = time.monotonic() + self._budget
         for attempt in range(self._retries + 1):
             try:
@@ -153,11 +156,11 @@ class LiteLLMGateway:
                     raise kind(f"{self.model}: {type(err).__name__} after {attempt + 1} tries: {err}") from err
                 log.info("LLM %s (%s), retry %d in %.1fs", type(err).__name__, self.model, attempt + 1, delay)
                 await asyncio.sleep(delay)
-            except litellm.exceptions.OpenAIError as err:
+            except openai.OpenAIError as err:  # litellm's errors all derive from openai's
                 raise LLMError(f"{self.model}: {type(err).__name__}: {err}") from err
         raise AssertionError("unreachable")
 
-    async def _call_once(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[str]:
+    async def _call_once(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
         assert self._semaphore is not None
         async with self._semaphore:
             started = time.monotonic()
@@ -175,13 +178,14 @@ class LiteLLMGateway:
             )
             elapsed = time.monotonic() - started
         usage = getattr(response, "usage", None)
-        self.stats.add(
-            calls=1,
-            seconds=elapsed,
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-        )
-        return [choice.message.content or "" for choice in response.choices]
+        prompt = getattr(usage, "prompt_tokens", 0) or 0
+        completion = getattr(usage, "completion_tokens", 0) or 0
+        self.stats.add(calls=1, seconds=elapsed, prompt_tokens=prompt, completion_tokens=completion)
+        share = max(1, len(response.choices))  # with n, one call's cost is split over its answers
+        return [
+            Answer(choice.message.content or "", prompt // share, completion // share, elapsed / share)
+            for choice in response.choices
+        ]
 
 
 def _supports(model: str, param: str) -> bool:

@@ -1,0 +1,55 @@
+"""Label Studio's JSON shapes for NER: spans to `labels` results and back. Pure data, no server."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Iterable, Sequence
+
+from .types import Span
+
+__all__ = ["to_results", "prediction", "spans_from_results"]
+
+log = logging.getLogger(__name__)
+
+
+def to_results(text: str, spans: Iterable[Span], from_name: str = "label", to_name: str = "text") -> list[dict]:
+    """One `labels` region per span; ids are stable so re-predicting the same text gives the same ids."""
+    return [
+        {
+            "id": hashlib.sha1(f"{s.start}:{s.end}:{s.label}".encode()).hexdigest()[:10],
+            "from_name": from_name,
+            "to_name": to_name,
+            "type": "labels",
+            "value": {"start": s.start, "end": s.end, "text": text[s.start : s.end], "labels": [s.label]},
+            "score": round(s.score, 4),
+        }
+        for s in spans
+    ]
+
+
+def prediction(
+    text: str, spans: Sequence[Span], model_version: str, from_name: str = "label", to_name: str = "text"
+) -> dict:
+    """A Label Studio prediction; its score is the mean span score (1.0 when nothing was found)."""
+    score = sum(s.score for s in spans) / len(spans) if spans else 1.0
+    return {
+        "result": to_results(text, spans, from_name, to_name),
+        "score": round(score, 4),
+        "model_version": model_version,
+    }
+
+
+def spans_from_results(text: str, results: Iterable[dict], types: Collection[str]) -> list[Span]:
+    """Spans of the given types from `labels` results; regions with bad offsets are skipped and logged."""
+    spans = []
+    for region in results:
+        value = region.get("value") if isinstance(region, dict) else None
+        if not isinstance(value, dict) or not isinstance(value.get("labels"), list):
+            continue
+        start, end = value.get("start"), value.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            log.warning("skipped a region with offsets %r..%r outside a text of %d characters", start, end, len(text))
+            continue
+        spans.extend(Span(start, end, label) for label in value["labels"] if label in types)
+    return sorted(set(spans))

@@ -1,0 +1,110 @@
+"""A small OpenAI-compatible chat server on loopback, scripted per test: latency, errors, answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    """What the server sends for one request: an HTTP status and either answers or an error body."""
+
+    answers: list[str] | None = None
+    status: int = 200
+    delay: float = 0.0
+
+
+Responder = Callable[[dict], "Reply | str | list[str]"]
+
+
+class FakeOpenAIServer:
+    """Serves /v1/chat/completions from a responder(body) and records every body it receives."""
+
+    def __init__(self, responder: Responder, latency: float = 0.0) -> None:
+        self.responder, self.latency = responder, latency
+        self.requests: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _reply(self, body: dict) -> tuple[int, dict]:
+        with self._lock:
+            self.requests.append(body)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            reply = self.responder(body)
+            reply = reply if isinstance(reply, Reply) else Reply([reply] if isinstance(reply, str) else reply)
+            time.sleep(self.latency + reply.delay)
+            if reply.status != 200:
+                return reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}
+            return 200, _completion(body, reply.answers or [""])
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                status, payload = fake._reply(json.loads(self.rfile.read(length) or b"{}"))
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                data = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+        return Handler
+
+
+def _completion(body: dict, answers: list[str]) -> dict:
+    texts = answers[: int(body.get("n") or 1)]  # fewer than n is allowed, as llama.cpp does
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+            for i, t in enumerate(texts)
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": sum(len(t.split()) for t in texts),
+            "total_tokens": prompt_tokens + sum(len(t.split()) for t in texts),
+        },
+    }

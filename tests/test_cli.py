@@ -1,0 +1,110 @@
+"""The `reversener` command end to end, through litellm to a scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reversener.cli import app
+from reversener.library import ExampleLibrary
+
+from .fake_answers import answer
+from .fake_openai import FakeOpenAIServer
+
+DATA = Path(__file__).parent / "data"
+runner = CliRunner()
+
+
+@pytest.fixture
+def llm_server(monkeypatch, tmp_path):
+    with FakeOpenAIServer(answer) as server:
+        monkeypatch.setenv("LLM_MODEL", "openai/fake")
+        monkeypatch.setenv("LLM_API_BASE", server.api_base)
+        monkeypatch.setenv("LLM_API_KEY", "sk-test")
+        monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("FEATURE_SENTENCES", "3")
+        yield server
+
+
+def _invoke(*args: str):
+    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_annotate_writes_label_studio_tasks_with_predictions(llm_server, tmp_path):
+    out = tmp_path / "predictions.json"
+    _invoke("annotate", DATA / "cli_tasks.json", "-o", out)
+    tasks = json.loads(out.read_text())
+    assert [t["id"] for t in tasks] == [1, 2, 3, 4] and tasks[0]["meta"] == {"batch": "a"}
+    prediction = tasks[0]["predictions"][0]
+    assert prediction["model_version"].startswith("reversener-")
+    regions = {(r["value"]["text"], r["value"]["labels"][0]) for r in prediction["result"]}
+    assert regions == {("Angela Merkel", "PER"), ("Siemens", "ORG"), ("Berlin", "LOC")}
+    for task in tasks:
+        text = task["data"]["text"]
+        for region in task["predictions"][0]["result"]:
+            value = region["value"]
+            assert text[value["start"] : value["end"]] == value["text"]
+            assert region["from_name"] == "label" and region["to_name"] == "text" and region["type"] == "labels"
+
+
+def test_annotate_zero_shot_makes_no_library(llm_server, tmp_path):
+    out = tmp_path / "zs.json"
+    _invoke("annotate", DATA / "cli_tasks.json", "-o", out, "--zero-shot")
+    tasks = json.loads(out.read_text())
+    assert tasks[2]["predictions"][0]["model_version"] == "zero-shot"
+    assert not any(body["messages"][-1]["content"].startswith("Reference") for body in llm_server.requests)
+
+
+def test_a_second_run_is_served_from_the_cache(llm_server, tmp_path):
+    _invoke("annotate", DATA / "cli_tasks.json", "-o", tmp_path / "a.json")
+    calls = len(llm_server.requests)
+    _invoke("annotate", DATA / "cli_tasks.json", "-o", tmp_path / "b.json")
+    assert len(llm_server.requests) == calls
+    assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
+
+
+def test_build_show_export_import_a_library(llm_server, tmp_path):
+    lib_path = tmp_path / "lib.json"
+    _invoke("build-library", DATA / "cli_tasks.json", "-o", lib_path)
+    library = ExampleLibrary.load(lib_path)
+    assert len(library) > 0 and library.counts() == {"synthetic": len(library)}
+    shown = _invoke("library", "show", lib_path)
+    assert library.version in shown.output
+
+    exported = tmp_path / "review.json"
+    _invoke("library", "export", lib_path, "-o", exported)
+    review = json.loads(exported.read_text())
+    assert len(review) == len(library) and review[0]["annotations"][0]["result"]
+
+    corrected = tmp_path / "corrected.json"
+    corrected.write_text(json.dumps([{
+        "id": 7, "data": {"text": "Paul Smith joined Acme."},
+        "annotations": [{"result": [{"from_name": "label", "to_name": "text", "type": "labels",
+                                     "value": {"start": 0, "end": 10, "text": "Paul Smith", "labels": ["PER"]}}]}],
+    }]))
+    _invoke("library", "import", corrected, "--library", lib_path)
+    updated = ExampleLibrary.load(lib_path)
+    assert updated.get("human-7").spans[0].label == "PER" and updated.version != library.version
+
+
+def test_eval_prints_both_modes_and_writes_rows(llm_server, tmp_path):
+    out = tmp_path / "rows.json"
+    result = _invoke("eval", DATA / "cli_gold.conll", "-o", out)
+    rows = json.loads(out.read_text())
+    assert [r["mode"] for r in rows] == ["zero-shot", "reversener"]
+    assert rows[0]["sentences"] == 3 and rows[0]["f1"] == pytest.approx(1.0)
+    assert rows[1]["build"]["kept"] > 0 and rows[1]["cost"]["calls_per_sentence"] > rows[0]["cost"]["calls_per_sentence"]
+    assert "zero-shot" in result.output and "reversener" in result.output
+
+
+def test_bad_input_file_is_a_clear_error(llm_server, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{not json")
+    result = runner.invoke(app, ["annotate", str(bad)])
+    assert result.exit_code != 0
+    assert "bad.json" in str(result.exception) or "bad.json" in result.output

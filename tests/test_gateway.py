@@ -1,0 +1,147 @@
+"""The litellm gateway against a scripted OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from reversener.errors import LLMError, LLMTimeout
+from reversener.llm.cache import ResponseCache
+from reversener.llm.client import LLMRequest
+from reversener.llm.gateway import LiteLLMGateway
+
+from .fake_openai import FakeOpenAIServer, Reply
+
+
+def _gateway(server: FakeOpenAIServer, **kwargs) -> LiteLLMGateway:
+    kwargs = {"timeout": 5.0, "retries": 2, "backoff": 0.01, "concurrency": 4, **kwargs}
+    return LiteLLMGateway("openai/fake", api_base=server.api_base, api_key="sk-test", **kwargs)
+
+
+def _request(text: str = "hello", **kwargs) -> LLMRequest:
+    return LLMRequest((("user", text),), **kwargs)
+
+
+def test_answers_in_request_order_with_usage_counted():
+    with FakeOpenAIServer(lambda body: body["messages"][-1]["content"].upper()) as server:
+        gateway = _gateway(server)
+        answers = gateway.complete([_request("one"), _request("two"), _request("three")])
+    assert answers == [["ONE"], ["TWO"], ["THREE"]]
+    stats = gateway.stats.snapshot()
+    assert stats["calls"] == 3 and stats["prompt_tokens"] == 3 and stats["completion_tokens"] == 3
+
+
+def test_json_mode_and_sampling_parameters_reach_the_server():
+    with FakeOpenAIServer(lambda body: "{}") as server:
+        _gateway(server).complete([_request(temperature=0.0, max_tokens=77)])
+        body = server.requests[0]
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["temperature"] == 0.0 and body["max_tokens"] == 77 and body["seed"] == 0
+
+
+def test_json_mode_can_be_turned_off():
+    with FakeOpenAIServer(lambda body: "{}") as server:
+        _gateway(server, json_mode=False).complete([_request()])
+    assert "response_format" not in server.requests[0]
+
+
+def test_samples_use_n_when_supported():
+    with FakeOpenAIServer(lambda body: ["a", "b", "c"]) as server:
+        answers = _gateway(server, use_n=True).complete([_request(samples=3, temperature=0.7)])
+    assert answers == [["a", "b", "c"]]
+    assert len(server.requests) == 1 and server.requests[0]["n"] == 3
+
+
+def test_samples_are_separate_calls_with_distinct_seeds_without_n():
+    with FakeOpenAIServer(lambda body: f"seed {body['seed']}") as server:
+        answers = _gateway(server, use_n=False).complete([_request(samples=3, temperature=0.7)])
+    assert answers == [["seed 0", "seed 1", "seed 2"]]
+    assert all("n" not in body for body in server.requests)
+
+
+def test_a_short_n_answer_is_topped_up_with_separate_calls():
+    # Servers such as llama.cpp accept n but return one choice.
+    with FakeOpenAIServer(lambda body: ["only"]) as server:
+        answers = _gateway(server, use_n=True).complete([_request(samples=3, temperature=0.7)])
+    assert answers == [["only", "only", "only"]] and len(server.requests) == 3
+
+
+def test_cache_makes_a_rerun_free_and_keeps_its_cost(tmp_path):
+    with FakeOpenAIServer(lambda body: "answer") as server:
+        first = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite"))
+        first.complete([_request(samples=2, temperature=0.7)])
+        second = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite"))
+        answers = second.complete([_request(samples=2, temperature=0.7)])
+        calls_made = len(server.requests)
+    stats = second.stats.snapshot()
+    assert answers == [["answer", "answer"]]
+    assert stats["calls"] == 0 and stats["cache_hits"] == 2
+    assert stats["cached_completion_tokens"] == first.stats.snapshot()["completion_tokens"]
+    assert calls_made == 2
+
+
+def test_cache_misses_when_the_prompt_or_params_change(tmp_path):
+    with FakeOpenAIServer(lambda body: "x") as server:
+        gateway = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite"))
+        gateway.complete([_request("a")])
+        gateway.complete([_request("b"), _request("a", max_tokens=10), _request("a")])
+    assert len(server.requests) == 3  # only the last request was cached
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_transient_errors_are_retried(status):
+    replies = iter([Reply(status=status), Reply(status=status), Reply(["ok"])])
+    with FakeOpenAIServer(lambda body: next(replies)) as server:
+        gateway = _gateway(server, retries=2)
+        answers = gateway.complete([_request()])
+    assert answers == [["ok"]] and len(server.requests) == 3
+
+
+def test_a_request_that_keeps_failing_becomes_an_error_in_its_slot_only():
+    def respond(body):
+        return Reply(status=500) if body["messages"][-1]["content"] == "bad" else Reply(["fine"])
+
+    with FakeOpenAIServer(respond) as server:
+        gateway = _gateway(server, retries=1)
+        answers = gateway.complete([_request("good"), _request("bad"), _request("good too")])
+    assert answers[0] == ["fine"] and answers[2] == ["fine"]
+    assert isinstance(answers[1], LLMError) and "2 tries" in str(answers[1])
+    assert gateway.stats.snapshot()["failures"] == 1
+
+
+def test_client_errors_are_not_retried():
+    with FakeOpenAIServer(lambda body: Reply(status=400)) as server:
+        answers = _gateway(server, retries=3).complete([_request()])
+    assert isinstance(answers[0], LLMError) and len(server.requests) == 1
+
+
+def test_timeout_is_reported_as_llm_timeout():
+    with FakeOpenAIServer(lambda body: Reply(["late"], delay=1.5)) as server:
+        answers = _gateway(server, timeout=0.3, retries=1).complete([_request()])
+    assert isinstance(answers[0], LLMTimeout)
+
+
+def test_retry_budget_bounds_total_time():
+    with FakeOpenAIServer(lambda body: Reply(status=503)) as server:
+        gateway = _gateway(server, retries=50, backoff=0.2, retry_budget=0.5)
+        answers = gateway.complete([_request()])
+    assert isinstance(answers[0], LLMError) and len(server.requests) < 6
+
+
+def test_concurrency_is_bounded():
+    with FakeOpenAIServer(lambda body: "x", latency=0.05) as server:
+        _gateway(server, concurrency=3).complete([_request(str(i)) for i in range(12)])
+    assert server.max_in_flight <= 3 and len(server.requests) == 12
+
+
+def test_connection_refused_is_an_llm_error():
+    gateway = LiteLLMGateway("openai/fake", api_base="http://127.0.0.1:9/v1", api_key="x", retries=1,
+                             backoff=0.01, timeout=2)
+    answers = gateway.complete([_request()])
+    assert isinstance(answers[0], LLMError)
+
+
+def test_progress_is_called_once_per_request():
+    seen = []
+    with FakeOpenAIServer(lambda body: "x") as server:
+        _gateway(server).complete([_request("a"), _request("b")], progress=seen.append)
+    assert seen == [1, 1]

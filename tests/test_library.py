@@ -1,0 +1,278 @@
+"""Tests for reversener.library: the example library, retrieval, identity and files."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from reversener.errors import LibraryError
+from reversener.library import FORMAT, ExampleLibrary
+from reversener.types import Example, Span
+from .scripted_llm import FakeEmbedder
+
+TYPES = {"PER": "people.", "LOC": "places."}
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def example(example_id: str, text: str = "Anna lives in Rome.", source: str = "synthetic") -> Example:
+    spans = tuple(Span(s, e, label) for s, e, label in [(0, 4, "PER"), (14, 18, "LOC")] if e <= len(text))
+    return Example(example_id, text, spans, source)
+
+
+def empty_library() -> ExampleLibrary:
+    return ExampleLibrary(TYPES, "fake")
+
+
+def ids(examples) -> list[str]:
+    return [e.id for e in examples]
+
+
+# --- contents ---
+
+
+def test_upsert_adds_and_same_id_replaces():
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0, 0))
+    library.upsert(example("b"), unit(0, 1, 0))
+    assert len(library) == 2 and "a" in library
+
+    replacement = example("a", "Anna moved to Oslo.", source="human")
+    library.upsert(replacement, unit(0, 0, 1))
+    assert len(library) == 2
+    assert library.get("a") == replacement
+    # the replaced vector is the one retrieval uses
+    assert ids(library.nearest(unit(0, 0, 1), 1)) == ["a"]
+
+
+def test_remove():
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    library.upsert(example("b"), unit(0, 1))
+    assert ids(library.nearest(unit(1, 0), 2)) == ["a", "b"]
+
+    assert library.remove("a") is True
+    assert "a" not in library and library.get("a") is None
+    assert ids(library.nearest(unit(1, 0), 2)) == ["b"]
+    assert library.remove("a") is False
+
+
+def test_upsert_with_type_not_in_library_raises():
+    library = empty_library()
+    bad = Example("x", "Acme Corp hired Anna.", (Span(0, 9, "ORG"), Span(16, 20, "PER")))
+    with pytest.raises(LibraryError, match="ORG"):
+        library.upsert(bad, unit(1, 0))
+    assert len(library) == 0
+
+
+def test_counts_by_source():
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    library.upsert(example("b", source="human"), unit(0, 1))
+    library.upsert(example("c"), unit(1, 1))
+    assert library.counts() == {"synthetic": 2, "human": 1}
+
+
+# --- retrieval ---
+
+
+def test_nearest_orders_by_cosine():
+    library = empty_library()
+    library.upsert(example("far"), unit(0, 1, 0))
+    library.upsert(example("near"), unit(1, 0.1, 0))
+    library.upsert(example("middle"), unit(1, 1, 0))
+    library.upsert(example("opposite"), unit(-1, 0, 0))
+    assert ids(library.nearest(unit(1, 0, 0), 4)) == ["near", "middle", "far", "opposite"]
+    assert ids(library.nearest(unit(1, 0, 0), 2)) == ["near", "middle"]
+
+
+def test_nearest_with_fake_embedder_prefers_similar_text():
+    embedder = FakeEmbedder()
+    texts = {"rome": "Anna lives in Rome.", "oslo": "Anna lives in Oslo now.", "other": "Xu met Bo."}
+    library = empty_library()
+    for (key, text), vector in zip(texts.items(), embedder.embed(list(texts.values()))):
+        library.upsert(example(key, text), vector)
+    query = embedder.embed(["Anna lives in Rome!"])[0]
+    assert ids(library.nearest(query, 3)) == ["rome", "oslo", "other"]
+
+
+def test_human_example_wins_tie_against_synthetic():
+    library = empty_library()
+    library.upsert(example("synthetic"), unit(1, 0))
+    library.upsert(example("human", source="human"), unit(1, 0))
+    assert ids(library.nearest(unit(1, 0), 1)) == ["human"]
+    assert ids(library.nearest(unit(1, 0), 2)) == ["human", "synthetic"]
+
+
+def test_closer_synthetic_beats_farther_human():
+    library = empty_library()
+    library.upsert(example("human", source="human"), unit(1, 0.5))
+    library.upsert(example("synthetic"), unit(1, 0))
+    assert ids(library.nearest(unit(1, 0), 1)) == ["synthetic"]
+
+
+def test_m_larger_than_library_returns_all():
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    library.upsert(example("b"), unit(0, 1))
+    assert sorted(ids(library.nearest(unit(1, 1), 10))) == ["a", "b"]
+
+
+def test_empty_library_and_nonpositive_m():
+    assert empty_library().nearest(unit(1, 0), 5) == []
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    assert library.nearest(unit(1, 0), 0) == []
+
+
+# --- version ---
+
+
+def test_version_changes_on_every_content_change():
+    library = empty_library()
+    seen = [library.version]
+
+    library.upsert(example("a"), unit(1, 0))
+    seen.append(library.version)
+    library.upsert(example("b"), unit(0, 1))
+    seen.append(library.version)
+    library.upsert(example("a", "Anna moved to Oslo."), unit(1, 0))  # new text
+    seen.append(library.version)
+    library.upsert(example("a", "Anna moved to Oslo.", source="human"), unit(1, 0))  # new source
+    seen.append(library.version)
+    library.remove("b")
+    seen.append(library.version)
+
+    assert len(set(seen)) == len(seen), seen
+    assert ExampleLibrary({"PER": "other."}, "fake").version != empty_library().version
+    assert ExampleLibrary(TYPES, "other-embedder").version != empty_library().version
+
+
+def test_version_is_the_same_for_the_same_content_in_another_order():
+    first, second = empty_library(), ExampleLibrary(dict(reversed(TYPES.items())), "fake")
+    first.upsert(example("a"), unit(1, 0))
+    first.upsert(example("b", "Bo lives in Oslo."), unit(0, 1))
+    second.upsert(example("b", "Bo lives in Oslo."), unit(0, 1))
+    second.upsert(example("a"), unit(1, 0))
+    assert first.version == second.version
+
+
+def test_version_is_back_after_undoing_a_change():
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    before = library.version
+    library.upsert(example("b"), unit(0, 1))
+    library.remove("b")
+    assert library.version == before
+
+
+# --- files ---
+
+
+def vectors_of(library: ExampleLibrary) -> dict[str, np.ndarray]:
+    """Vectors as the file format stores them (little-endian float32, base64)."""
+    return {
+        item["id"]: np.frombuffer(base64.b64decode(item["vector"]), dtype="<f4")
+        for item in library.to_dict()["examples"]
+    }
+
+
+def test_save_load_round_trip(tmp_path):
+    embedder = FakeEmbedder()
+    library = ExampleLibrary(TYPES, embedder.name, meta={"seed": 3})
+    examples = [example("a"), example("b", "Bo lives in Oslo.", source="human"), example("c", "Nobody.")]
+    vectors = embedder.embed([e.text for e in examples])
+    library.extend(examples, vectors)
+
+    path = tmp_path / "sub" / "library.json"
+    library.save(path)
+    assert path.exists() and not path.with_suffix(".json.tmp").exists()
+
+    loaded = ExampleLibrary.load(path)
+    assert loaded.types == TYPES and loaded.embedder == "fake" and loaded.meta == {"seed": 3}
+    assert list(loaded) == examples
+    assert loaded.version == library.version
+    loaded_vectors = vectors_of(loaded)
+    for e, vector in zip(examples, vectors):
+        np.testing.assert_array_equal(loaded_vectors[e.id], vector)
+    query = embedder.embed(["Bo lives in Oslo!"])[0]
+    assert ids(loaded.nearest(query, 3)) == ids(library.nearest(query, 3))
+
+
+def test_saved_file_declares_its_format(tmp_path):
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    library.save(tmp_path / "lib.json")
+    data = json.loads((tmp_path / "lib.json").read_text("utf-8"))
+    assert data["format"] == FORMAT
+    assert data["version"] == library.version
+
+
+def test_load_of_missing_file_raises(tmp_path):
+    with pytest.raises(LibraryError, match="cannot read library"):
+        ExampleLibrary.load(tmp_path / "nope.json")
+
+
+def test_load_of_non_json_raises(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"format": "reversener-library/1", "examples": [', "utf-8")
+    with pytest.raises(LibraryError, match="cannot read library"):
+        ExampleLibrary.load(path)
+
+
+@pytest.mark.parametrize("content", [{"format": "something-else/2"}, {"types": {}}, [1, 2, 3], "text"])
+def test_load_of_wrong_format_raises(tmp_path, content):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(content), "utf-8")
+    with pytest.raises(LibraryError, match="not a reversener-library/1 file"):
+        ExampleLibrary.load(path)
+
+
+def good_file() -> dict:
+    library = empty_library()
+    library.upsert(example("a"), unit(1, 0))
+    return library.to_dict()
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda d: d.pop("types"), "KeyError"),
+        (lambda d: d.pop("examples"), "KeyError"),
+        (lambda d: d["examples"][0].pop("text"), "KeyError"),
+        (lambda d: d["examples"][0]["spans"][0].pop("start"), "KeyError"),
+        (lambda d: d["examples"][0].update(vector="not base64!"), "malformed library"),
+        (lambda d: d.update(examples=7), "TypeError"),
+        (lambda d: d["examples"].append("just a string"), "TypeError"),
+    ],
+)
+def test_load_of_malformed_file_raises_helpful_error(tmp_path, breakage, message):
+    data = good_file()
+    breakage(data)
+    path = tmp_path / "malformed.json"
+    path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(LibraryError, match="malformed library") as caught:
+        ExampleLibrary.load(path)
+    assert message in str(caught.value)
+
+
+def test_load_of_example_with_type_not_in_library_raises(tmp_path):
+    data = good_file()
+    data["examples"][0]["spans"][0]["label"] = "ORG"
+    path = tmp_path / "types.json"
+    path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(LibraryError, match="ORG"):
+        ExampleLibrary.load(path)
+
+
+def test_a_vector_of_another_dimension_is_refused():
+    library = ExampleLibrary({"PER": "people"}, "fake")
+    library.upsert(Example("a", "Anna", ()), [1.0, 0.0])
+    with pytest.raises(LibraryError, match="3-d vector"):
+        library.upsert(Example("b", "Bob", ()), [1.0, 0.0, 0.0])

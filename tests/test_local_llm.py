@@ -1,0 +1,50 @@
+"""The real thing: the bundled GGUF behind a llama.cpp server, through litellm, end to end.
+
+Slow (the first run assembles a 1.1 GB model file); runs in CI, deselect with -m 'not local_llm'.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reversener.builder import build_library
+from reversener.config import MethodConfig
+from reversener.definitions import resolve_types
+from reversener.recognizer import Recognizer
+from reversener.runtime import Runtime
+from reversener.settings import Settings
+
+pytestmark = [pytest.mark.local_llm, pytest.mark.timeout(900)]
+
+TEXT = "Angela Merkel met the chief executive of Siemens in Berlin on Monday."
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    settings = Settings(llm_model=None, llm_cache=False, feature_sentences=1, entities_per_type=3,
+                        examples_per_feature=1)
+    runtime = Runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+def test_bundled_model_annotates_a_sentence_with_reversener(runtime):
+    types = resolve_types(["PER", "ORG", "LOC"])
+    config: MethodConfig = runtime.settings.method()
+    library, report = build_library([TEXT], types, runtime.llm, runtime.embedder, config)
+    assert sum(len(v) for v in report.entities.values()) > 0
+    recognizer = Recognizer(runtime.llm, runtime.embedder, types, library, config)
+    [found] = recognizer.recognize([TEXT])
+    surfaces = {(TEXT[s.start : s.end], s.label) for s in found.spans}
+    assert ("Angela Merkel", "PER") in surfaces or ("Berlin", "LOC") in surfaces, surfaces
+    assert all(TEXT[s.start : s.end].strip() == TEXT[s.start : s.end] for s in found.spans)
+    stats = runtime.llm.stats.snapshot()
+    assert stats["calls"] >= 3 and stats["completion_tokens"] > 0 and stats["failures"] == 0
+
+
+def test_the_server_stops_with_its_owner(runtime):
+    runtime.llm  # started by the test above, or now
+    process = runtime.local_server._process
+    assert process is not None and process.poll() is None
+    runtime.local_server.stop()
+    assert process.poll() is not None

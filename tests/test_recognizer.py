@@ -1,0 +1,119 @@
+"""Inference: demonstrations, parsing, alignment, voting and failures, against a scripted LLM."""
+
+from __future__ import annotations
+
+import json
+
+from reversener.config import MethodConfig
+from reversener.errors import LLMError
+from reversener.library import ExampleLibrary
+from reversener.recognizer import Recognizer, answer_json
+from reversener.types import Example, Sentence, Span
+
+from .scripted_llm import FakeEmbedder, ScriptedLLM, prompt_of
+
+TYPES = {"PER": "people", "LOC": "places"}
+
+
+def _entities(*pairs: tuple[str, str]) -> str:
+    return json.dumps({"entities": [{"text": t, "type": k} for t, k in pairs]})
+
+
+def _library(embedder: FakeEmbedder, *examples: Example) -> ExampleLibrary:
+    library = ExampleLibrary(TYPES, embedder.name)
+    library.extend(examples, embedder.embed([e.text for e in examples]))
+    return library
+
+
+def test_zero_shot_prompt_has_no_demonstrations_and_finds_entities():
+    llm = ScriptedLLM.always(_entities(("Anna", "PER"), ("Oslo", "LOC")))
+    recognizer = Recognizer(llm, FakeEmbedder(), TYPES)
+    [found] = recognizer.recognize(["Anna flew to Oslo and Anna stayed."])
+    assert recognizer.zero_shot
+    assert [(found.text[s.start : s.end], s.label) for s in found.spans] == [
+        ("Anna", "PER"), ("Oslo", "LOC"), ("Anna", "PER")]
+    roles = [role for role, _ in llm.requests[0].messages]
+    assert roles == ["system", "user"] and "PER: people" in llm.requests[0].messages[0][1]
+    assert llm.requests[0].temperature == 0.0 and llm.requests[0].samples == 1
+
+
+def test_nearest_examples_become_demonstrations_most_similar_last():
+    embedder = FakeEmbedder()
+    near = Example("a", "Maria walked to Rome yesterday.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+    far = Example("b", "Quarterly revenue grew by nine percent.", ())
+    middle = Example("c", "Maria walked home.", (Span(0, 5, "PER"),))
+    llm = ScriptedLLM.always(_entities())
+    recognizer = Recognizer(llm, embedder, TYPES, _library(embedder, near, far, middle),
+                            MethodConfig(demonstrations=2))
+    recognizer.recognize(["Maria walked to Paris yesterday."])
+    messages = llm.requests[0].messages
+    assert [role for role, _ in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "Maria walked to Rome yesterday." in messages[3][1]  # nearest sits next to the question
+    assert json.loads(messages[4][1]) == {"entities": [{"text": "Maria", "type": "PER"},
+                                                       {"text": "Rome", "type": "LOC"}]}
+    assert "Quarterly" not in " ".join(content for _, content in messages)
+
+
+def test_random_demonstrations_ablation_still_shows_m_examples():
+    embedder = FakeEmbedder()
+    examples = [Example(str(i), f"Person{i} lives here.", ()) for i in range(6)]
+    llm = ScriptedLLM.always(_entities())
+    recognizer = Recognizer(llm, embedder, TYPES, _library(embedder, *examples),
+                            MethodConfig(demonstrations=3, demo_strategy="random"))
+    recognizer.recognize(["Some text."])
+    assert sum(role == "assistant" for role, _ in llm.requests[0].messages) == 3
+
+
+def test_invented_entities_and_unknown_types_are_dropped():
+    llm = ScriptedLLM.always(_entities(("Bob", "PER"), ("Atlantis", "LOC"), ("Oslo", "ORG")))
+    [found] = Recognizer(llm, FakeEmbedder(), TYPES).recognize(["Bob likes Oslo."])
+    assert found.spans == (Span(0, 3, "PER"),)
+
+
+def test_self_consistency_votes_per_span_and_type():
+    answers = [_entities(("Bob", "PER"), ("Oslo", "LOC")), _entities(("Bob", "PER")),
+               _entities(("Bob", "PER"), ("Oslo", "PER")), "not json at all", _entities(("Bob", "PER"))]
+    llm = ScriptedLLM(lambda request, i: answers[i])
+    config = MethodConfig(samples=5, temperature=0.7, vote_threshold=0.5)
+    [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize(["Bob likes Oslo."])
+    assert found.spans == (Span(0, 3, "PER"),) and found.spans[0].score == 0.8
+    assert llm.requests[0].samples == 5 and llm.requests[0].temperature == 0.7
+    assert any("no JSON" in p for p in found.problems)
+
+
+def test_a_failed_llm_call_gives_an_empty_prediction_with_the_reason():
+    def respond(request, i):
+        return LLMError("timed out") if "Oslo" in prompt_of(request) else _entities(("Bob", "PER"))
+
+    found = Recognizer(ScriptedLLM(respond), FakeEmbedder(), TYPES).recognize(["Bob is here.", "Oslo."])
+    assert found[0].spans == (Span(0, 3, "PER"),) and not found[0].problems
+    assert found[1].spans == () and "timed out" in found[1].problems[0]
+
+
+def test_long_texts_are_chunked_and_offsets_map_back():
+    sentence = "Bob went home. "
+    text = sentence * 200  # 3,000 characters, more than one chunk
+    llm = ScriptedLLM.always(_entities(("Bob", "PER")))
+    config = MethodConfig(max_chunk_chars=200)
+    [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
+    assert len(llm.requests) == 200  # one chunk per sentence
+    assert len(found.spans) == 200 and all(text[s.start : s.end] == "Bob" for s in found.spans)
+
+
+def test_emoji_and_accents_before_entities_keep_code_point_offsets():
+    text = "🎉🎉 Zoë met Anna in Köln"
+    llm = ScriptedLLM.always(_entities(("Anna", "PER"), ("Köln", "LOC")))
+    [found] = Recognizer(llm, FakeEmbedder(), TYPES).recognize([text])
+    assert [text[s.start : s.end] for s in found.spans] == ["Anna", "Köln"]
+
+
+def test_empty_and_blank_texts_make_no_calls():
+    llm = ScriptedLLM.always(_entities(("Bob", "PER")))
+    found = Recognizer(llm, FakeEmbedder(), TYPES).recognize(["", "   "])
+    assert [f.spans for f in found] == [(), ()] and llm.requests == []
+
+
+def test_answer_json_lists_entities_in_text_order():
+    sentence = Sentence("Oslo and Bob", (Span(9, 12, "PER"), Span(0, 4, "LOC")))
+    assert json.loads(answer_json(sentence)) == {
+        "entities": [{"text": "Oslo", "type": "LOC"}, {"text": "Bob", "type": "PER"}]}
