@@ -22,8 +22,6 @@ __all__ = ["build_library", "BuildReport"]
 
 log = logging.getLogger(__name__)
 
-_DOMAIN_SAMPLES = 3  # feature sentences shown when inventing entities, so names fit the domain
-
 
 @dataclass
 class BuildReport:
@@ -51,9 +49,7 @@ def build_library(
     report.feature_sentences = select_feature_sentences(
         texts, embedder, c.feature_sentences, seed=c.seed, strategy=c.feature_strategy
     )
-    report.entities = generate_entities(
-        llm, types, c.entities_per_type, samples=report.feature_sentences[:_DOMAIN_SAMPLES]
-    )
+    report.entities = generate_entities(llm, types, c.entities_per_type)
     plans = plan_examples(report.feature_sentences, report.entities, c.examples_per_feature,
                           c.entities_per_example, seed=c.seed)
     report.planned = len(plans)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-
 from .llm.client import LLMClient, LLMRequest
 from .parse import json_values
 from .prompts import render
@@ -22,15 +20,13 @@ def generate_entities(
     types: dict[str, str],
     count: int,
     *,
-    samples: Sequence[str] = (),
     temperature: float = 0.8,
 ) -> dict[str, list[str]]:
     """Up to `count` distinct names per type; a name proposed for two types is dropped from both."""
     asked = max(count, round(count * _OVERSHOOT))
     requests = [
         LLMRequest(
-            (("user", render("generate_entities", types=types, type=name, definition=definition,
-                             count=asked, samples=list(samples))),),
+            (("user", render("generate_entities", types=types, type=name, definition=definition, count=asked)),),
             temperature=temperature,
             max_tokens=24 * asked,
         )

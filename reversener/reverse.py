@@ -69,25 +69,29 @@ def write_reverse_sentences(
     llm: LLMClient, plans: Sequence[Plan], *, temperature: float = 0.7, rounds: int = 2,
     progress: Progress | None = None,
 ) -> tuple[list[tuple[Plan, Sentence]], Counter]:
-    """Labeled sentences for the plans that pass the checks; rejected ones get another round."""
+    """Labeled sentences for the plans that pass the checks; rejected ones get another round.
+    `progress` advances once per plan, when it is settled (kept, or out of rounds)."""
     kept: list[tuple[Plan, Sentence]] = []
     reasons: Counter = Counter()
     pending = list(plans)
     for attempt in range(rounds):
         if not pending:
             break
+        last = attempt == rounds - 1
         requests = [_request(plan, temperature, attempt) for plan in pending]
         retry = []
-        for plan, answer in zip(pending, llm.complete(requests, progress), strict=True):
-            if isinstance(answer, Exception):
-                reasons["llm error"] += 1
-                continue
-            result = check_candidate(_sentence_of(answer[-1]), plan)
+        for plan, answer in zip(pending, llm.complete(requests), strict=True):
+            # An LLM error is final here: the gateway has already retried it.
+            result = "llm error" if isinstance(answer, Exception) else check_candidate(_sentence_of(answer[-1]), plan)
             if isinstance(result, Sentence):
                 kept.append((plan, result))
             else:
                 reasons[result] += 1
-                retry.append(plan)
+                if not last and result != "llm error":
+                    retry.append(plan)
+                    continue
+            if progress is not None:
+                progress(1)
         pending = retry
     return kept, reasons
 

@@ -52,7 +52,5 @@ class Runtime:
         )
 
     def close(self) -> None:
-        if "llm" in self.__dict__ and hasattr(self.llm, "close"):
-            self.llm.close()
         if self.local_server is not None:
             self.local_server.stop()

@@ -28,8 +28,8 @@ def answer(body: dict) -> str:
     prompt = body["messages"][-1]["content"]
     if listed := re.search(r"names of type (\S+?):", prompt):
         return json.dumps({"entities": INVENTED.get(listed.group(1), ["Thing One", "Thing Two"])})
-    if prompt.startswith("Reference sentence:"):
-        names = re.findall(r'^- "(.+)" \(', prompt, re.MULTILINE)
+    if prompt.startswith("Rewrite a reference sentence"):
+        names = re.findall(r'"([^"]+)" \(', prompt.split("\nNow\n", 1)[1])
         return json.dumps({"sentence": f"Yesterday {' and '.join(names)} were in the news again."})
     text = prompt.removeprefix("Text: ")
     learned = _learned(body["messages"][:-1])

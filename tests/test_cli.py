@@ -57,7 +57,7 @@ def test_annotate_zero_shot_makes_no_library(llm_server, tmp_path):
     _invoke("annotate", DATA / "cli_tasks.json", "-o", out, "--zero-shot")
     tasks = json.loads(out.read_text())
     assert tasks[2]["predictions"][0]["model_version"] == "zero-shot"
-    assert not any(body["messages"][-1]["content"].startswith("Reference") for body in llm_server.requests)
+    assert not any(body["messages"][-1]["content"].startswith("Rewrite") for body in llm_server.requests)
 
 
 def test_a_second_run_is_served_from_the_cache(llm_server, tmp_path):

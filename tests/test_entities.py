@@ -32,30 +32,21 @@ def listing(*names: str) -> str:
     return json.dumps({"entities": list(names)})
 
 
-def test_one_request_per_type_with_definition_and_samples():
+def test_one_request_per_type_with_its_definition():
     llm = by_type({"PER": listing("Anna Berg"), "ORG": listing("Acme"), "LOC": listing("Oslo")})
-    samples = ["Shares of Foo Inc. fell 3% on Monday.", "The mayor of Springfield resigned."]
-    generate_entities(llm, TYPES, count=4, samples=samples, temperature=0.9)
+    generate_entities(llm, TYPES, count=4, temperature=0.9)
 
     assert len(llm.batches) == 1 and len(llm.requests) == 3
     assert [asked_type(r) for r in llm.requests] == ["PER", "ORG", "LOC"]
     for request, (name, definition) in zip(llm.requests, TYPES.items()):
         prompt = prompt_of(request)
         assert f"of type {name}: {definition}" in prompt
-        for sample in samples:
-            assert sample in prompt
         for other, other_definition in TYPES.items():  # every type is listed, so the LLM can avoid them
             assert f"- {other}: {other_definition}" in prompt
         assert "List 6 different" in prompt  # asks for more than needed
         assert request.temperature == 0.9
         assert request.samples == 1
         assert request.max_tokens >= 6 * 10
-
-
-def test_without_samples_the_prompt_has_no_sample_section():
-    llm = by_type({"PER": listing("Anna Berg")})
-    generate_entities(llm, {"PER": TYPES["PER"]}, count=2)
-    assert "look like these" not in prompt_of(llm.requests[0])
 
 
 def test_answers_are_cleaned():

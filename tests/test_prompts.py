@@ -32,7 +32,6 @@ INPUTS: dict[str, dict[str, object]] = {
         "type": "PER",
         "definition": TYPES["PER"],
         "count": 6,
-        "samples": ["Shares of Foo Inc. fell on Monday.", "The mayor of Springfield resigned."],
     },
     "reverse_sentence": {
         "feature": "John Smith visited Paris last week.",
@@ -65,15 +64,13 @@ def test_recognize_user_holds_the_text():
 def test_generate_entities_content():
     text = render("generate_entities", **INPUTS["generate_entities"])
     assert "List 6 different real-world names of type PER: names of people." in text
-    assert "- Shares of Foo Inc. fell on Monday.\n- The mayor of Springfield resigned." in text
-    without_samples = render("generate_entities", **{**INPUTS["generate_entities"], "samples": []})
-    assert "look like these" not in without_samples and "Springfield" not in without_samples
+    assert "- LOC: " in text and "none of the other types" in text
 
 
 def test_reverse_sentence_lists_mentions():
     text = render("reverse_sentence", **INPUTS["reverse_sentence"])
-    assert text.startswith("Reference sentence: John Smith visited Paris last week.")
-    assert '- "Maria Lopez" (PER)\n- "Berlin" (LOC)' in text
+    assert "\nReference sentence: John Smith visited Paris last week.\n" in text
+    assert 'Entities: "Maria Lopez" (PER), "Berlin" (LOC)\n' in text
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -127,7 +124,7 @@ def test_templates_hash_changes_when_a_source_changes(monkeypatch, changed):
 def test_task_text_is_rendered_literally(payload):
     assert render("recognize_user", text=payload) == f"Text: {payload}"
     reverse = render("reverse_sentence", feature=payload, mentions=[Mention(payload, "PER")])
-    assert f"Reference sentence: {payload}" in reverse and f'- "{payload}" (PER)' in reverse
+    assert f"Reference sentence: {payload}" in reverse and f'Entities: "{payload}" (PER)' in reverse
     assert "49" not in render("recognize_user", text="{{ 7*7 }}")
 
 

@@ -175,7 +175,7 @@ def test_write_keeps_good_sentences_and_retries_rejected_ones():
     assert [r.samples for r in llm.batches[1]] == [2, 2]
     assert [r.messages for r in llm.batches[1]] == [r.messages for r in llm.batches[0][1:]]
     assert '"Bo"' in prompt_of(llm.batches[1][0]) and "Paul Klee lives in Bern" in prompt_of(llm.batches[1][0])
-    assert progress == [1] * 5
+    assert progress == [1] * 3  # once per plan, when it is settled
     assert llm.stats.calls == 3 + 2 * 2
 
 
@@ -225,4 +225,4 @@ def test_write_request_settings():
     assert request.temperature == 0.3
     assert request.messages[0][0] == "user"
     assert 'Reference sentence: Paul Klee lives in Bern, said Anna.' in prompt_of(request)
-    assert '- "Anna" (PER)' in prompt_of(request)
+    assert 'Entities: "Anna" (PER)' in prompt_of(request)

@@ -63,36 +63,20 @@ class LiteLLMGateway:
         self.stats = LLMStats()
         self._api_base, self._api_key = api_base, api_key
         self._timeout, self._retries, self._budget = timeout, retries, retry_budget
-        self._concurrency, self._json_mode, self._cache = concurrency, json_mode, cache
+        self._json_mode, self._cache = json_mode, cache
         self._seed, self._backoff = seed, backoff
         self._use_n = _supports(model, "n") if use_n is None else use_n
         self._supports_json = _supports(model, "response_format")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore: asyncio.Semaphore | None = None
-        self._loop_lock = threading.Lock()
+        self._semaphore = asyncio.Semaphore(concurrency)  # binds to the shared loop on first use
 
     # --- public ---
     def complete(
         self, requests: Sequence[LLMRequest], progress: Progress | None = None
     ) -> list[list[str] | LLMError]:
-        future: Future = asyncio.run_coroutine_threadsafe(self._complete_all(requests, progress), self._ensure_loop())
+        future: Future = asyncio.run_coroutine_threadsafe(self._complete_all(requests, progress), _shared_loop())
         return future.result()
 
-    def close(self) -> None:
-        with self._loop_lock:
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._loop = None
-
     # --- internals ---
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._loop_lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="llm-gateway", daemon=True).start()
-                self._semaphore = asyncio.Semaphore(self._concurrency)
-                self._loop = loop
-            return self._loop
 
     async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None):
         async def one(request: LLMRequest) -> list[str] | LLMError:
@@ -161,7 +145,6 @@ class LiteLLMGateway:
         raise AssertionError("unreachable")
 
     async def _call_once(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
-        assert self._semaphore is not None
         async with self._semaphore:
             started = time.monotonic()
             response = await litellm.acompletion(
@@ -186,6 +169,21 @@ class LiteLLMGateway:
             Answer(choice.message.content or "", prompt // share, completion // share, elapsed / share)
             for choice in response.choices
         ]
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    """One event loop thread per process serves every gateway and every calling thread, so a
+    gateway's concurrency bound holds across threads and litellm's helpers live on one loop."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None:
+            _LOOP = asyncio.new_event_loop()
+            threading.Thread(target=_LOOP.run_forever, name="llm-gateway", daemon=True).start()
+        return _LOOP
 
 
 def _supports(model: str, param: str) -> bool:
