@@ -15,7 +15,7 @@ from . import __version__
 from .errors import LibraryError
 from .types import Example, Span
 
-__all__ = ["ExampleLibrary", "FORMAT"]
+__all__ = ["ExampleLibrary", "FORMAT", "example_to_dict", "example_from_dict"]
 
 FORMAT = "reversener-library/1"
 _TIE_DECIMALS = 3  # similarities equal to this precision count as a tie, which human examples win
@@ -62,6 +62,9 @@ class ExampleLibrary:
         for example, vector in zip(examples, vectors, strict=True):
             self.upsert(example, vector)
 
+    def vector(self, example_id: str) -> np.ndarray:
+        return self._vectors[example_id]
+
     def remove(self, example_id: str) -> bool:
         self._matrix = None
         self._vectors.pop(example_id, None)
@@ -107,9 +110,7 @@ class ExampleLibrary:
             "embedder": self.embedder,
             "meta": self.meta,
             "version": self.version,
-            "examples": [
-                {**_example_dict(e), "vector": _encode(self._vectors[e.id])} for e in self._examples.values()
-            ],
+            "examples": [example_to_dict(e, self._vectors[e.id]) for e in self._examples.values()],
         }
 
     @classmethod
@@ -119,9 +120,7 @@ class ExampleLibrary:
         try:
             library = cls(data["types"], data["embedder"], data.get("meta"))
             for item in data["examples"]:
-                spans = tuple(Span(s["start"], s["end"], s["label"]) for s in item["spans"])
-                example = Example(str(item["id"]), item["text"], spans, item.get("source", "synthetic"))
-                library.upsert(example, _decode(item["vector"]))
+                library.upsert(*example_from_dict(item))
         except (KeyError, TypeError, ValueError) as err:
             raise LibraryError(f"malformed library: {type(err).__name__}: {err}") from err
         return library
@@ -146,9 +145,13 @@ def _example_dict(example: Example) -> dict:
     return {"id": example.id, "text": example.text, "spans": spans, "source": example.source}
 
 
-def _encode(vector: np.ndarray) -> str:
-    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+def example_to_dict(example: Example, vector: np.ndarray) -> dict:
+    """One example with its vector, as stored in library files and in Redis."""
+    encoded = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    return {**_example_dict(example), "vector": encoded}
 
 
-def _decode(blob: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(blob), dtype="<f4").copy()
+def example_from_dict(item: dict) -> tuple[Example, np.ndarray]:
+    spans = tuple(Span(s["start"], s["end"], s["label"]) for s in item["spans"])
+    example = Example(str(item["id"]), item["text"], spans, item.get("source", "synthetic"))
+    return example, np.frombuffer(base64.b64decode(item["vector"]), dtype="<f4").copy()

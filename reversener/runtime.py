@@ -20,9 +20,15 @@ log = logging.getLogger(__name__)
 class Runtime:
     """Lazily creates the LLM client and the embedder; starts the local model only when needed."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, llm: LLMClient | None = None,
+                 embedder: Embedder | None = None) -> None:
+        """`llm` and `embedder` replace the ones the settings describe (tests, embedding apps)."""
         self.settings = settings or Settings()
         self.local_server: LocalLLMServer | None = None
+        if llm is not None:
+            self.__dict__["llm"] = llm
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder
 
     @cached_property
     def embedder(self) -> Embedder:

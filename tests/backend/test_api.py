@@ -1,0 +1,185 @@
+"""The ML-backend protocol through Flask's test client, with the bodies Label Studio 1.23 sends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import LABEL_CONFIG
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "ls"
+
+
+def payload(name: str) -> dict:
+    raw = (PAYLOADS / f"{name}.json").read_text("utf-8")
+    return json.loads(raw.replace('"__LABEL_CONFIG__"', json.dumps(LABEL_CONFIG)))
+
+
+def regions(prediction: dict) -> set[tuple[str, str]]:
+    return {(r["value"]["text"], r["value"]["labels"][0]) for r in prediction["result"]}
+
+
+def test_health_reports_up_and_redis(client):
+    body = client.get("/health").get_json()
+    assert body["status"] == "UP" and body["redis"] == "ok"
+
+
+def test_setup_answers_a_model_version_and_builds_nothing(client, context, llm_server):
+    calls = len(llm_server.requests)
+    response = client.post("/setup", json=payload("setup"))
+    assert response.status_code == 200
+    assert response.get_json()["model_version"].startswith("zero-shot")
+    context.jobs.drain()
+    assert len(llm_server.requests) == calls
+    assert context.credentials["7"] == ("http://localhost:8080", "not-a-real-token")
+
+
+def test_predict_answers_one_prediction_per_task_in_order(client):
+    response = client.post("/predict", json=payload("predict"))
+    assert response.status_code == 200
+    results = response.get_json()["results"]
+    assert len(results) == 3
+    assert regions(results[0]) == {("Angela Merkel", "PER"), ("Siemens", "ORG"), ("Berlin", "LOC")}
+    assert regions(results[2]) == {("Reuters", "ORG"), ("Bob", "PER"), ("Oslo", "LOC")}
+    for result in results:
+        assert result["model_version"].startswith("zero-shot (library building)")
+        for region in result["result"]:
+            assert region["from_name"] == "label" and region["to_name"] == "text" and region["type"] == "labels"
+            assert 0 < region["score"] <= 1
+
+
+def test_first_predict_builds_the_library_then_predictions_use_it(client, context):
+    client.post("/predict", json=payload("predict"))
+    context.jobs.drain()  # the build ran in the background
+    response = client.post("/predict", json=payload("predict"))
+    version = response.get_json()["results"][0]["model_version"]
+    assert version.startswith("reversener-")
+    status = context.store.status("7", _key(context))
+    assert status["state"] == "done" and status["kept"] > 0 and status["texts"] == 3
+
+
+def test_setup_after_a_build_reports_the_library_version(client, context):
+    client.post("/predict", json=payload("predict"))
+    context.jobs.drain()
+    version = client.post("/setup", json=payload("setup")).get_json()["model_version"]
+    assert version.startswith("reversener-")
+
+
+def test_a_task_without_text_gets_an_empty_prediction_and_the_rest_theirs(client):
+    body = payload("predict")
+    body["tasks"][1]["data"] = {"other": "field"}
+    body["tasks"].append({"id": 9, "data": {"text": 42}})
+    body["tasks"].append({"id": 10, "data": {"text": "   "}})
+    results = client.post("/predict", json=body).get_json()["results"]
+    assert len(results) == 5
+    assert [len(r["result"]) for r in results[1:2] + results[3:]] == [0, 0, 0]
+    assert regions(results[0]) and regions(results[2])
+
+
+def test_params_null_and_missing_label_config_after_setup(client):
+    client.post("/setup", json=payload("setup"))
+    body = payload("predict")
+    body["params"] = None
+    del body["label_config"]
+    assert client.post("/predict", json=body).status_code == 200
+
+
+def test_bad_requests_get_json_errors(client):
+    not_json = client.post("/predict", data="{oops", content_type="application/json")
+    assert not_json.status_code == 400 and "not JSON" in not_json.get_json()["message"]
+    not_object = client.post("/predict", json=[1, 2])
+    assert not_object.status_code == 400 and "object" in not_object.get_json()["message"]
+    no_tasks = client.post("/predict", json={"project": "7.1", "label_config": LABEL_CONFIG})
+    assert no_tasks.status_code == 422 and "'tasks'" in no_tasks.get_json()["message"]
+    no_schema = client.post("/setup", json={"project": "7.1"})
+    assert no_schema.status_code == 422 and "'schema'" in no_schema.get_json()["message"]
+    no_labels = client.post("/setup", json={"project": "7.1", "schema": '<View><Text name="t" value="$t"/></View>'})
+    assert no_labels.status_code == 422 and "<Labels>" in no_labels.get_json()["message"]
+    unknown = client.get("/nope")
+    assert unknown.status_code == 404 and unknown.get_json()["status"] == "error"
+
+
+def test_a_correction_becomes_a_demonstration_for_the_next_prediction(client, context, llm_server):
+    novel = {"project": "7.1", "label_config": LABEL_CONFIG,
+             "tasks": [{"id": 1, "data": {"text": "Zorblat Qu was seen near Vexmoor Co again."}}]}
+    before = client.post("/predict", json=novel).get_json()["results"][0]
+    assert regions(before) == set()  # the fake knows neither name
+
+    assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
+    context.jobs.drain()
+    [human] = context.store.human_examples("7")
+    assert human.id == "ann-501@label" and human.source == "human"
+    assert [(human.text[s.start:s.end], s.label) for s in human.spans] == [("Zorblat Qu", "PER"), ("Vexmoor Co", "ORG")]
+
+    after = client.post("/predict", json=novel).get_json()["results"][0]
+    assert regions(after) == {("Zorblat Qu", "PER"), ("Vexmoor Co", "ORG")}
+    assert after["model_version"] != before["model_version"]
+    shown = " ".join(m["content"] for m in llm_server.requests[-1]["messages"])
+    assert "Zorblat Qu was hired by Vexmoor Co" in shown
+
+
+def test_the_project_token_is_never_stored(client, context, redis_client):
+    client.post("/webhook", json=payload("annotation_created"))
+    context.jobs.drain()
+    for key in redis_client.scan_iter(f"{context.settings.redis_prefix}:*"):
+        kind = redis_client.type(key).decode()
+        values = {"string": lambda: [redis_client.get(key)], "hash": lambda: redis_client.hvals(key),
+                  "set": lambda: list(redis_client.smembers(key))}.get(kind, lambda: [])()
+        assert all(b"secret-project-token" not in v for v in values)
+
+
+def test_repeated_and_late_webhooks_are_idempotent(client, context):
+    created = payload("annotation_created")
+    client.post("/webhook", json=created)
+    client.post("/webhook", json=created)
+    context.jobs.drain()
+    revision = context.store.revision("7")
+    older = json.loads(json.dumps(created))
+    older["action"] = "ANNOTATION_UPDATED"
+    older["annotation"]["updated_at"] = "2026-11-24T09:00:00Z"
+    older["annotation"]["result"] = []
+    client.post("/webhook", json=older)
+    context.jobs.drain()
+    assert context.store.revision("7") == revision  # nothing changed
+    assert len(context.store.human_examples("7")[0].spans) == 2
+
+
+def test_delete_removes_the_example_and_a_late_create_cannot_revive_it(client, context):
+    client.post("/webhook", json=payload("annotation_created"))
+    client.post("/webhook", json=payload("annotations_deleted"))
+    context.jobs.drain()
+    assert context.store.human_examples("7") == []
+    client.post("/webhook", json=payload("annotation_created"))
+    context.jobs.drain()
+    assert context.store.human_examples("7") == []
+
+
+def test_cancelled_annotations_and_unknown_actions_change_nothing(client, context):
+    cancelled = payload("annotation_created")
+    cancelled["annotation"]["was_cancelled"] = True
+    client.post("/webhook", json=cancelled)
+    unknown = payload("annotation_created")
+    unknown["action"] = "PROJECT_UPDATED"
+    assert client.post("/webhook", json=unknown).status_code == 201
+    context.jobs.drain()
+    assert context.store.human_examples("7") == [] and context.store.revision("7") == 0
+
+
+def test_start_training_builds_a_library(client, context):
+    client.post("/setup", json=payload("setup"))
+    client.post("/webhook", json=payload("start_training"))
+    context.jobs.drain()
+    assert context.store.library_meta("7", _key(context)) is not None
+
+
+def test_metrics_count_requests(client):
+    client.post("/predict", json=payload("predict"))
+    body = client.get("/metrics").get_json()
+    assert body["backend"]["predict_tasks"] == 3 and body["llm"]["calls"] >= 3
+
+
+def _key(context) -> str:
+    from backend.label_config import parse_label_config
+    from backend.model import library_key
+
+    return library_key(context, parse_label_config(LABEL_CONFIG)[0])
