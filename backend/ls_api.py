@@ -47,8 +47,11 @@ class LabelStudioClient:
                 return
             page += 1
 
+    def project(self, project: str) -> dict:
+        return self._get(f"/api/projects/{project}").json()
+
     def count_tasks(self, project: str) -> int:
-        return int(self._get(f"/api/projects/{project}").json().get("task_number", 0))
+        return int(self.project(project).get("task_number") or 0)
 
     def create_prediction(self, task_id: int, prediction: dict) -> None:
         response = self._http.post("/api/predictions", json={"task": task_id, **prediction})

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from .config import MethodConfig
 from .embeddings import Embedder
 from .entities import generate_entities
-from .features import select_feature_sentences
+from .features import feature_candidates
 from .library import ExampleLibrary
 from .llm.client import LLMClient, Progress
 from .prompts import templates_hash
 from .reverse import plan_examples, write_reverse_sentences
+from .reverse_template import template_examples
 from .types import Example
 
 __all__ = ["build_library", "BuildReport"]
@@ -46,20 +47,25 @@ def build_library(
     """Build a synthetic example library; `on_step(name, total)` may return a progress callback."""
     c = config or MethodConfig()
     report = BuildReport()
-    report.feature_sentences = select_feature_sentences(
-        texts, embedder, c.feature_sentences, seed=c.seed, strategy=c.feature_strategy
-    )
+    candidates = feature_candidates(texts, embedder, c.feature_sentences, seed=c.seed, strategy=c.feature_strategy)
+    report.feature_sentences = [ranked[0] for ranked in candidates]
     report.entities = generate_entities(llm, types, c.entities_per_type)
-    plans = plan_examples(report.feature_sentences, report.entities, c.examples_per_feature,
-                          c.entities_per_example, seed=c.seed)
-    report.planned = len(plans)
-    progress = on_step("reverse sentences", len(plans)) if on_step else None
-    kept, report.rejected = write_reverse_sentences(llm, plans, progress=progress)
+    if c.reverse_strategy == "template":
+        progress = on_step("sentence templates", len(report.feature_sentences)) if on_step else None
+        sentences, report.rejected = template_examples(
+            llm, candidates, types, report.entities, c.examples_per_feature, c.seed, progress
+        )
+        report.planned = len(report.feature_sentences) * c.examples_per_feature
+    else:
+        plans = plan_examples(report.feature_sentences, report.entities, c.examples_per_feature,
+                              c.entities_per_example, seed=c.seed)
+        report.planned = len(plans)
+        progress = on_step("reverse sentences", len(plans)) if on_step else None
+        kept, report.rejected = write_reverse_sentences(llm, plans, progress=progress)
+        sentences = [s for _, s in kept]
     meta = {"llm": llm.model, "prompts": templates_hash(), "config": c.model_dump()}
     library = ExampleLibrary(types, embedder.name, meta)
-    examples = [
-        Example(_example_id(s.text), s.text, s.spans, "synthetic") for _, s in kept
-    ]
+    examples = [Example(_example_id(s.text), s.text, s.spans, "synthetic") for s in sentences]
     unique = list({e.id: e for e in examples}.values())
     if unique:
         library.extend(unique, embedder.embed([e.text for e in unique]))

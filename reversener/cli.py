@@ -54,7 +54,7 @@ def _runtime(**overrides) -> Runtime:
 
 
 @contextmanager
-def _progress():
+def progress_bars():
     """A factory of progress bars: `bar(description, total)` returns an advance callback."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -85,7 +85,7 @@ def build_library_cmd(
     """Build an example library from unlabeled task texts."""
     runtime = _runtime()
     _, texts = _texts(input, text_key)
-    with _progress() as bar:
+    with progress_bars() as bar:
         library, report = build_library(texts, _types(types, definitions), runtime.llm, runtime.embedder,
                                         runtime.settings.method(), on_step=bar)
     library.save(output)
@@ -111,7 +111,7 @@ def annotate(
     runtime = _runtime(samples=samples, demonstrations=demonstrations)
     tasks, texts = _texts(input, text_key)
     entity_types = _types(types, definitions)
-    with _progress() as bar:
+    with progress_bars() as bar:
         lib = None
         if library is not None:
             lib = ExampleLibrary.load(library)
@@ -148,7 +148,7 @@ def eval_cmd(
     modes = ["zero-shot", "reversener"] if mode == "both" else [mode]
     overrides = json.loads(definitions.read_text("utf-8")) if definitions else None
     rows = []
-    with _progress() as bar:
+    with progress_bars() as bar:
         for name in modes:
             row, _ = run_mode(name, gold, runtime.llm, runtime.embedder, runtime.settings.method(),
                               definitions=overrides, progress=bar)

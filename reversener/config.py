@@ -26,6 +26,11 @@ class MethodConfig(BaseModel):
     feature_strategy: Literal["cluster", "random"] = Field(
         "cluster", description="How feature sentences are picked (random is an ablation)."
     )
+    reverse_strategy: Literal["template", "rewrite"] = Field(
+        "template",
+        description="How reverse sentences are written: fill a [TYPE]-slot template the LLM abstracts from "
+        "the feature sentence, or have the LLM rewrite the feature sentence around given entities.",
+    )
     demo_strategy: Literal["nearest", "random"] = Field(
         "nearest", description="How demonstrations are picked (random is an ablation)."
     )

@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 from .embeddings import Embedder
 from .text import split_sentences
 
-__all__ = ["sentences_of", "select_feature_sentences"]
+__all__ = ["sentences_of", "select_feature_sentences", "feature_candidates"]
 
 _MIN_WORDS = 4  # fragments ("Thanks !", headings) carry no structure worth copying
 
@@ -32,19 +32,32 @@ def select_feature_sentences(
     texts: Sequence[str], embedder: Embedder, k: int, *, seed: int = 0, strategy: str = "cluster"
 ) -> list[str]:
     """k representative sentences: nearest each k-means centre (or, for ablations, random ones)."""
+    return [ranked[0] for ranked in feature_candidates(texts, embedder, k, seed=seed, strategy=strategy)]
+
+
+def feature_candidates(
+    texts: Sequence[str], embedder: Embedder, k: int, *, per_cluster: int = 3, seed: int = 0,
+    strategy: str = "cluster",
+) -> list[list[str]]:
+    """Per cluster, up to `per_cluster` distinct real sentences by distance to its centre, so a
+    step that fails on the nearest one can fall back to the next."""
     sentences = sentences_of(texts)
     k = min(k, len(sentences))
     if k == 0:
         return []
     if strategy == "random":
-        picks = np.random.default_rng(seed).choice(len(sentences), size=k, replace=False)
-        return [sentences[i] for i in sorted(picks)]
+        order = np.random.default_rng(seed).permutation(len(sentences))
+        return [[sentences[i] for i in order[c::k][:per_cluster]] for c in range(k)]
     if strategy != "cluster":
         raise ValueError(f"unknown feature strategy {strategy!r}: use 'cluster' or 'random'")
     vectors = embedder.embed(sentences)
     kmeans = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(vectors)
-    chosen: list[int] = []
+    taken: set[int] = set()
+    ranked_clusters = []
     for centre in kmeans.cluster_centers_:
-        order = np.argsort(np.linalg.norm(vectors - centre, axis=1))
-        chosen.append(next(int(i) for i in order if i not in chosen))  # distinct even if clusters tie
-    return [sentences[i] for i in sorted(chosen)]
+        order = [int(i) for i in np.argsort(np.linalg.norm(vectors - centre, axis=1)) if int(i) not in taken]
+        ranked = order[:per_cluster]  # distinct across clusters even if clusters tie
+        taken.update(ranked[:1])
+        ranked_clusters.append(ranked)
+    ranked_clusters.sort(key=lambda ranked: ranked[0])
+    return [[sentences[i] for i in ranked] for ranked in ranked_clusters]

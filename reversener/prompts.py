@@ -13,7 +13,9 @@ from .errors import ConfigError
 
 __all__ = ["render", "templates_hash", "TEMPLATE_NAMES"]
 
-TEMPLATE_NAMES = ("recognize_system", "recognize_user", "generate_entities", "reverse_sentence")
+TEMPLATE_NAMES = (
+    "recognize_system", "recognize_user", "generate_entities", "reverse_sentence", "sentence_template",
+)
 
 # Sandboxed: task texts and label hints flow into templates as data and must not run code.
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)

@@ -17,7 +17,7 @@ from .parse import json_values
 from .prompts import render
 from .types import Mention, Sentence
 
-__all__ = ["Plan", "plan_examples", "write_reverse_sentences", "check_candidate"]
+__all__ = ["Plan", "plan_examples", "write_reverse_sentences", "check_candidate", "unlabeled_names"]
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,12 @@ def check_candidate(candidate: str, plan: Plan) -> Sentence | str:
     spans = align(candidate, plan.mentions)
     if {(s.label, candidate[s.start : s.end]) for s in spans} != {(m.type, m.text) for m in plan.mentions}:
         return "entities overlap"
-    if _unlabeled_names(candidate, spans):
+    if unlabeled_names(candidate, spans):
         return "unlabeled name"
     return Sentence(candidate, tuple(spans))
 
 
-def _unlabeled_names(text: str, spans) -> list[str]:
+def unlabeled_names(text: str, spans) -> list[str]:
     """Capitalized words outside the spans, except the first word and words after sentence ends."""
     names = []
     for match in _WORD.finditer(text):

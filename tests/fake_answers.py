@@ -28,6 +28,12 @@ def answer(body: dict) -> str:
     prompt = body["messages"][-1]["content"]
     if listed := re.search(r"names of type (\S+?):", prompt):
         return json.dumps({"entities": INVENTED.get(listed.group(1), ["Thing One", "Thing Two"])})
+    if prompt.startswith("Replace every name in the sentence"):
+        sentence = prompt.rsplit("\nSentence: ", 1)[1].split("\nAnswer with JSON", 1)[0]
+        for label, names in GAZETTEER.items():
+            for name in names:
+                sentence = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", f"[{label}]", sentence)
+        return json.dumps({"template": sentence})
     if prompt.startswith("Rewrite a reference sentence"):
         names = re.findall(r'"([^"]+)" \(', prompt.split("\nNow\n", 1)[1])
         return json.dumps({"sentence": f"Yesterday {' and '.join(names)} were in the news again."})

