@@ -7,7 +7,10 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run test test-fast clean
+LS_VENV ?= .venv-ls
+LABEL_STUDIO_VERSION ?= 1.23.2
+
+.PHONY: install run annotate-example test test-fast clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +20,23 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Label Studio lives in its own venv: its pins must not steer ours. The e2e test starts it.
+$(LS_VENV)/bin/label-studio:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/pip install --quiet "label-studio==$(LABEL_STUDIO_VERSION)"
+
 run: install
+	$(BIN)/reversener serve
+
+annotate-example: install
 	$(BIN)/reversener annotate examples/tasks.json -o out/predictions.json
 
-test: install
+test: install $(LS_VENV)/bin/label-studio
 	$(BIN)/pytest
 
 test-fast: install
-	$(BIN)/pytest -m "not local_llm"
+	$(BIN)/pytest -m "not local_llm and not label_studio"
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) $(LS_VENV) out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -38,12 +39,14 @@ class SentenceTransformerEmbedder:
         self._model_ref = model
         self._batch_size = batch_size
         self._model = None
+        self._lock = threading.Lock()
 
     def _load(self):
-        if self._model is None:
-            from sentence_transformers import SentenceTransformer  # slow import: only when needed
+        with self._lock:  # jobs in several threads may ask first at once
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer  # slow import: only when needed
 
-            self._model = SentenceTransformer(self._model_ref or bundled_model_path(), device="cpu")
+                self._model = SentenceTransformer(self._model_ref or bundled_model_path(), device="cpu")
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -1,0 +1,5 @@
+"""`python -m backend` runs the same CLI as the `reversener` command."""
+
+from .cli import run
+
+run()
