@@ -6,7 +6,7 @@ from reversener.builder import build_library
 from reversener.config import MethodConfig
 from reversener.definitions import resolve_types
 
-from .fake_answers import answer
+from reversener.devtools.fake_answers import answer
 from .scripted_llm import FakeEmbedder, ScriptedLLM
 
 TEXTS = [

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from reversener.cli import app
 from reversener.library import ExampleLibrary
 
-from .fake_answers import answer
-from .fake_openai import FakeOpenAIServer
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import FakeOpenAIServer
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()

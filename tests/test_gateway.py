@@ -9,7 +9,7 @@ from reversener.llm.cache import ResponseCache
 from reversener.llm.client import LLMRequest
 from reversener.llm.gateway import LiteLLMGateway
 
-from .fake_openai import FakeOpenAIServer, Reply
+from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 
 
 def _gateway(server: FakeOpenAIServer, **kwargs) -> LiteLLMGateway:

@@ -14,8 +14,8 @@ from backend.context import Context
 from backend.settings import BackendSettings
 from reversener.runtime import Runtime
 
-from ..fake_answers import answer
-from ..fake_openai import FakeOpenAIServer
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import FakeOpenAIServer
 from ..scripted_llm import FakeEmbedder
 
 LABEL_CONFIG = (Path(__file__).resolve().parents[2] / "label_config.xml").read_text("utf-8")

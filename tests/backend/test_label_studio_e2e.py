@@ -86,8 +86,8 @@ def label_studio(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backend(label_studio, tmp_path_factory):
-    from ..fake_answers import answer
-    from ..fake_openai import FakeOpenAIServer
+    from reversener.devtools.fake_answers import answer
+    from reversener.devtools.fake_openai import FakeOpenAIServer
 
     data, port = tmp_path_factory.mktemp("backend"), _free_port()
     with FakeOpenAIServer(answer) as llm:

@@ -1,4 +1,4 @@
-"""A small OpenAI-compatible chat server on loopback, scripted per test: latency, errors, answers."""
+"""A small OpenAI-compatible chat server on loopback, scripted per use: latency, errors, answers."""
 
 from __future__ import annotations
 

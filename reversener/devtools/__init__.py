@@ -1,0 +1,1 @@
+"""Stand-ins for an LLM, used by the tests and the benchmarks: never by the engine itself."""
