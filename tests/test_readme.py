@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from reversener.settings import Settings
+from backend.settings import BackendSettings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
 
 
 def test_every_setting_is_documented():
-    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in README]
+    missing = [name.upper() for name in BackendSettings.model_fields if f"`{name.upper()}`" not in README]
     assert not missing, f"document these in the README's configuration table: {missing}"

@@ -1,0 +1,94 @@
+"""Background jobs: one build at a time per key, expired locks, RQ workers, whole-project pre-labeling."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rq import Queue, SimpleWorker
+
+from backend.context import QUEUE, JobQueue, set_context
+from backend.jobs import build_library_job, webhook_job
+from backend.model import ReverseNERModel
+from backend.prelabel import prelabel_project
+
+from .conftest import LABEL_CONFIG
+from .test_api import payload
+
+
+def _model(context) -> ReverseNERModel:
+    model = ReverseNERModel("7", LABEL_CONFIG, context)
+    model.setup()
+    return model
+
+
+def test_two_concurrent_builders_build_once(context, llm_server):
+    set_context(context)
+    context.store.remember_texts("7", ["Bob went to Oslo.", "Anna met Maria in Rome yesterday."], 100)
+    llm_server.latency = 0.05  # long enough for the builds to overlap
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(build_library_job("7", LABEL_CONFIG, 0)))
+               for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        llm_server.latency = 0.0
+    assert sorted(outcomes) == ["another build of this library is running", "built"]
+    key = _model(context).keys()[0]
+    assert context.store.status("7", key)["state"] == "done" and context.store.revision("7") == 1
+
+
+def test_a_lock_left_by_a_dead_builder_expires(context):
+    set_context(context)
+    key = _model(context).keys()[0]
+    dead = context.store.build_lock("7", key, seconds=1)
+    assert dead.acquire()  # its holder "dies" without releasing
+    assert build_library_job("7", LABEL_CONFIG, 0) == "another build of this library is running"
+    time.sleep(1.2)
+    assert build_library_job("7", LABEL_CONFIG, 0) == "built"
+
+
+def test_an_rq_worker_applies_queued_webhook_events(context, redis_client):
+    set_context(context)
+    queue = JobQueue(redis_client, inline=False)
+    queue.enqueue("webhooks", webhook_job, "ANNOTATION_CREATED", "7", LABEL_CONFIG, payload("annotation_created"))
+    rq_queue = Queue(QUEUE, connection=redis_client)
+    try:
+        assert rq_queue.count == 1
+        SimpleWorker([rq_queue], connection=redis_client).work(burst=True)
+        assert [e.id for e in context.store.human_examples("7")] == ["ann-501@label"]
+    finally:
+        rq_queue.empty()
+
+
+class FakeLabelStudio:
+    """The two calls prelabel makes, against an in-memory project."""
+
+    def __init__(self, texts):
+        self.tasks = [{"id": i + 1, "data": {"text": t}} for i, t in enumerate(texts)]
+        self.posted = []
+
+    def project(self, project):
+        return {"label_config": LABEL_CONFIG, "task_number": len(self.tasks)}
+
+    def count_tasks(self, project):
+        return len(self.tasks)
+
+    def iter_tasks(self, project, page_size=100):
+        yield from self.tasks
+
+    def create_prediction(self, task_id, prediction):
+        self.posted.append((task_id, prediction))
+
+
+def test_prelabel_posts_one_prediction_per_task_in_batches(context):
+    texts = [f"Bob met Anna in Oslo, day {i}." for i in range(7)]
+    client = FakeLabelStudio(texts)
+    seen, totals = [], []
+    counts = prelabel_project(context, "7", client, batch_size=3, progress=seen.append, on_total=totals.append)
+    assert counts == {"tasks": 7, "predictions": 7, "entities": 21}
+    assert [task for task, _ in client.posted] == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
+    assert all(p["model_version"] and len(p["result"]) == 3 for _, p in client.posted)
