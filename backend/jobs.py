@@ -53,8 +53,8 @@ def build_library_job(project: str, label_config: str, target_index: int, force:
             return "library exists"
         context.store.set_status(project, key, "running")
         texts = project_texts(project, target.value_key)
-        library, report = build_library(texts, target.types, context.runtime.llm, context.runtime.embedder,
-                                        context.settings.method())
+        library, report = build_library(texts, target.types, context.runtime.background_llm,
+                                        context.runtime.embedder, context.settings.method())
         context.store.save_synthetic(project, key, library)
         context.store.set_status(project, key, "done", kept=report.kept, planned=report.planned,
                                  texts=len(texts))

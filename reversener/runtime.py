@@ -57,6 +57,12 @@ class Runtime:
             label=f"local/{model_path.stem}", **common,
         )
 
+    @property
+    def background_llm(self) -> LLMClient:
+        """The LLM for background work (library builds): it yields to interactive predictions."""
+        background = getattr(self.llm, "background", None)
+        return background() if callable(background) else self.llm
+
     def close(self) -> None:
         if self.local_server is not None:
             self.local_server.stop()

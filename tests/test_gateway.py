@@ -145,3 +145,20 @@ def test_progress_is_called_once_per_request():
     with FakeOpenAIServer(lambda body: "x") as server:
         _gateway(server).complete([_request("a"), _request("b")], progress=seen.append)
     assert seen == [1, 1]
+
+
+def test_background_calls_wait_behind_interactive_ones():
+    import threading
+    import time
+
+    with FakeOpenAIServer(lambda body: body["messages"][-1]["content"], latency=0.05) as server:
+        gateway = _gateway(server, concurrency=1)
+        background = threading.Thread(
+            target=gateway.background().complete, args=([_request(f"bg{i}") for i in range(6)],))
+        background.start()
+        time.sleep(0.08)  # the first background call is in flight, the rest wait
+        assert gateway.complete([_request("interactive")]) == [["interactive"]]
+        background.join()
+    order = [body["messages"][-1]["content"] for body in server.requests]
+    assert order.index("interactive") <= 2, order  # served next, not after the whole batch
+    assert gateway.background().stats is gateway.stats

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import heapq
+import itertools
 import logging
 import os
 import random
@@ -18,7 +22,7 @@ import openai  # noqa: E402
 
 from ..errors import LLMError, LLMTimeout  # noqa: E402
 from .cache import Answer, ResponseCache, cache_key  # noqa: E402
-from .client import LLMRequest, LLMStats, Progress  # noqa: E402
+from .client import LLMClient, LLMRequest, LLMStats, Progress  # noqa: E402
 
 __all__ = ["LiteLLMGateway"]
 
@@ -67,18 +71,25 @@ class LiteLLMGateway:
         self._seed, self._backoff = seed, backoff
         self._use_n = _supports(model, "n") if use_n is None else use_n
         self._supports_json = _supports(model, "response_format")
-        self._semaphore = asyncio.Semaphore(concurrency)  # binds to the shared loop on first use
+        self._slots = _PrioritySlots(concurrency)
 
     # --- public ---
     def complete(
-        self, requests: Sequence[LLMRequest], progress: Progress | None = None
+        self, requests: Sequence[LLMRequest], progress: Progress | None = None, *, priority: int = 0
     ) -> list[list[str] | LLMError]:
-        future: Future = asyncio.run_coroutine_threadsafe(self._complete_all(requests, progress), _shared_loop())
+        """Answers in request order; with `priority` > 0 the calls wait behind those of lower priority."""
+        work = self._complete_all(requests, progress, priority)
+        future: Future = asyncio.run_coroutine_threadsafe(work, _shared_loop())
         return future.result()
+
+    def background(self) -> LLMClient:
+        """A view of this gateway whose calls yield to interactive ones (library builds, batch jobs)."""
+        return _Background(self)
 
     # --- internals ---
 
-    async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None):
+    async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None, priority: int):
+        _PRIORITY.set(priority)  # the tasks gather() makes inherit it
         async def one(request: LLMRequest) -> list[str] | LLMError:
             try:
                 return await self._complete_one(request)
@@ -145,7 +156,7 @@ class LiteLLMGateway:
         raise AssertionError("unreachable")
 
     async def _call_once(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
-        async with self._semaphore:
+        async with self._slots.slot(_PRIORITY.get()):
             started = time.monotonic()
             response = await litellm.acompletion(
                 model=self._litellm_model,
@@ -169,6 +180,56 @@ class LiteLLMGateway:
             Answer(choice.message.content or "", prompt // share, completion // share, elapsed / share)
             for choice in response.choices
         ]
+
+
+_PRIORITY: contextvars.ContextVar[int] = contextvars.ContextVar("llm_priority", default=0)
+
+
+class _PrioritySlots:
+    """A semaphore whose waiters are served by priority (lower first), then by arrival.
+    Used only on the gateway's event loop thread, so it needs no lock."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int):
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            granted = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (priority, next(self._arrivals), granted))
+            try:
+                await granted
+            except asyncio.CancelledError:
+                if granted.done() and not granted.cancelled():
+                    self._release()
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            granted = heapq.heappop(self._waiters)[2]
+            if not granted.done():
+                granted.set_result(None)
+                return
+        self._free += 1
+
+
+class _Background:
+    """The same gateway, at background priority."""
+
+    def __init__(self, gateway: LiteLLMGateway) -> None:
+        self._gateway = gateway
+        self.model, self.stats = gateway.model, gateway.stats
+
+    def complete(self, requests: Sequence[LLMRequest], progress: Progress | None = None):
+        return self._gateway.complete(requests, progress, priority=1)
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None
