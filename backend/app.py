@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ def create_app(context: Context | None = None) -> Flask:
     context = context or get_context()
     set_context(context)  # in-process jobs find the same context
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = context.settings.max_request_bytes
     counters: Counter = Counter()
     counters_lock = threading.Lock()
 
@@ -52,6 +54,16 @@ def create_app(context: Context | None = None) -> Flask:
         if label_config:
             context.store.save_config(project, label_config)
         return model
+
+    @app.before_request
+    def authenticate():
+        if request.path in ("/", "/health") or _authorized(context.settings):
+            return None
+        count(unauthorized=1)
+        response = jsonify(status="error", message="authentication required")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="reversener"'
+        return response
 
     @app.get("/health")
     @app.get("/")
@@ -119,6 +131,24 @@ def create_app(context: Context | None = None) -> Flask:
         return jsonify(status="error", message=f"internal error: {type(err).__name__}"), 500
 
     return app
+
+
+def _authorized(settings) -> bool:
+    """Basic auth when configured; a webhook may instead carry the shared secret header."""
+    user, password = settings.basic_auth_user, settings.basic_auth_pass
+    secret = settings.webhook_secret
+    if not (user and password) and not secret:
+        return True
+    if request.path == "/webhook" and secret:
+        sent = request.headers.get("X-Webhook-Secret", "")
+        if hmac.compare_digest(sent.encode(), secret.get_secret_value().encode()):
+            return True
+    if not (user and password):
+        return False  # only a secret is configured, and this request did not carry it
+    auth = request.authorization
+    return bool(auth and auth.type == "basic"
+                and hmac.compare_digest((auth.username or "").encode(), user.encode())
+                and hmac.compare_digest((auth.password or "").encode(), password.get_secret_value().encode()))
 
 
 def _body() -> dict:

@@ -28,6 +28,12 @@ class BackendSettings(Settings):
     build_lock_seconds: int = Field(
         1800, ge=10, description="A library build lock expires after this long if its holder dies."
     )
+    basic_auth_user: str | None = Field(None, description="With BASIC_AUTH_PASS: basic auth on every route but /health.")
+    basic_auth_pass: SecretStr | None = Field(None, description="Password for BASIC_AUTH_USER.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Shared secret a webhook may send in the X-Webhook-Secret header instead of basic auth."
+    )
+    max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get HTTP 413.")
     max_seen_texts: int = Field(2000, ge=1, description="Task texts kept per project to build a library from.")
 
     def inline(self) -> bool:
