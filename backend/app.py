@@ -14,7 +14,6 @@ from werkzeug.exceptions import HTTPException
 from reversener.errors import ConfigError
 
 from .context import Context, get_context, set_context
-from .jobs import webhook_job
 from .model import ReverseNERModel, project_id
 
 __all__ = ["create_app"]
@@ -43,7 +42,7 @@ def create_app(context: Context | None = None) -> Flask:
             counters.update(amounts)
 
     def model_for(project: str, label_config: str | None) -> ReverseNERModel:
-        config = label_config or context.store.config(project)
+        config = label_config or context.config(project)
         if not config:
             raise ApiError(422, f"no label config for project {project}: send 'label_config' or call /setup first")
         model = ReverseNERModel(project, config, context)
@@ -52,7 +51,7 @@ def create_app(context: Context | None = None) -> Flask:
         except ConfigError as err:
             raise ApiError(422, str(err)) from err
         if label_config:
-            context.store.save_config(project, label_config)
+            context.remember_config(project, label_config)
         return model
 
     @app.before_request
@@ -105,8 +104,8 @@ def create_app(context: Context | None = None) -> Flask:
         project_payload.pop("token", None)  # the project's token is never stored or logged
         project = _project(body)
         model = model_for(project, project_payload.get("label_config"))
-        context.jobs.enqueue("webhooks", webhook_job, action, project, model.label_config,
-                             {k: v for k, v in body.items() if k != "project"})
+        context.submit_webhook({"action": action, "project": project, "label_config": model.label_config,
+                                "data": {k: v for k, v in body.items() if k != "project"}})
         count(webhooks=1)
         return jsonify(status="accepted", action=action), 201
 

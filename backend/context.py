@@ -9,12 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from reversener.library import ExampleLibrary
 from reversener.runtime import Runtime
 
 from .redis_conn import connect
 from .settings import BackendSettings
+from .spool import WebhookSpool
 from .store import LibraryStore
 
 __all__ = ["Context", "JobQueue", "get_context", "set_context"]
@@ -80,6 +82,8 @@ class Context:
         self.runtime = runtime or Runtime(self.settings)
         self._redis = redis
         self.credentials: dict[str, tuple[str, str]] = {}  # project -> (url, token), memory only
+        self.versions: dict[str, str] = {}  # project -> last model_version, for when Redis is away
+        self._configs: dict[str, str] = {}
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
         self._lock = threading.Lock()
 
@@ -95,11 +99,47 @@ class Context:
     def jobs(self) -> JobQueue:
         return JobQueue(self.redis, self.settings.inline())
 
+    def remember_config(self, project: str, label_config: str) -> None:
+        self._configs[project] = label_config
+        try:
+            self.store.save_config(project, label_config)
+        except RedisError as err:
+            log.warning("Redis unreachable (%s): label config kept in memory only", type(err).__name__)
+
+    def config(self, project: str) -> str | None:
+        if project in self._configs:
+            return self._configs[project]
+        try:
+            return self.store.config(project)
+        except RedisError:
+            return None
+
+    @cached_property
+    def spool(self) -> WebhookSpool:
+        from .jobs import apply_webhook  # jobs import this module
+
+        path = self.settings.data_dir / "spool" / f"{self.settings.redis_prefix}-webhooks.jsonl"
+        return WebhookSpool(path, apply_webhook)
+
+    def submit_webhook(self, event: dict) -> None:
+        """Queue a webhook event; while Redis is unreachable it waits in the spool on disk."""
+        from .jobs import webhook_job
+
+        try:
+            self.jobs.enqueue("webhooks", webhook_job, event)
+        except RedisError:
+            self.spool.add(event)
+
     def library(self, project: str, lib_key: str, types: dict[str, str]) -> ExampleLibrary | None:
-        """The project's library for this key, from memory unless its revision moved on."""
-        revision = self.store.revision(project)
+        """The project's library for this key, from memory unless its revision moved on; while
+        Redis is unreachable, the last copy in memory."""
         with self._lock:
             cached = self._libraries.get((project, lib_key))
+        try:
+            revision = self.store.revision(project)
+        except RedisError as err:
+            log.warning("Redis unreachable (%s): predicting with the library in memory", type(err).__name__)
+            return cached[1] if cached else None
         if cached and cached[0] == revision:
             return cached[1]
         library = self.store.load(project, lib_key, types, self.runtime.embedder.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from reversener.builder import build_library
 
@@ -12,7 +12,7 @@ from .context import get_context
 from .ls_api import LabelStudioClient
 from .model import ReverseNERModel
 
-__all__ = ["build_library_job", "webhook_job", "project_texts"]
+__all__ = ["build_library_job", "webhook_job", "apply_webhook", "project_texts"]
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,19 @@ def build_library_job(project: str, label_config: str, target_index: int, force:
             log.warning("project %s: build lock for %s expired before release", project, key)
 
 
-def webhook_job(event: str, project: str, label_config: str, data: dict) -> dict:
-    model = ReverseNERModel(project, label_config, get_context())
+def apply_webhook(event: dict) -> dict:
+    """Apply one webhook event ({action, project, label_config, data}) to the project's library."""
+    model = ReverseNERModel(event["project"], event["label_config"], get_context())
     model.setup()
-    outcome = model.fit(event, data)
-    log.info("project %s: %s -> %s", project, event, outcome)
+    outcome = model.fit(event["action"], event["data"])
+    log.info("project %s: %s -> %s", event["project"], event["action"], outcome)
     return outcome
+
+
+def webhook_job(event: dict) -> dict | None:
+    """The background job for a webhook; if Redis is gone, the event waits in the spool."""
+    try:
+        return apply_webhook(event)
+    except RedisError:
+        get_context().spool.add(event)
+        return None

@@ -8,6 +8,8 @@ import logging
 import time
 from datetime import datetime
 
+from redis.exceptions import RedisError
+
 from reversener import __version__
 from reversener.labelstudio import prediction, spans_from_results
 from reversener.prompts import templates_hash
@@ -65,11 +67,18 @@ class ReverseNERModel:
 
     @property
     def model_version(self) -> str:
-        revision = self.context.revision(self.project)
-        metas = [self.context.store.library_meta(self.project, key) for key in self.keys()]
+        """Changes with every library change; the last one known while Redis is unreachable."""
+        try:
+            revision = self.context.revision(self.project)
+            metas = [self.context.store.library_meta(self.project, key) for key in self.keys()]
+        except RedisError:
+            return self.context.versions.get(self.project, "zero-shot (redis unreachable)")
         if any(meta is None for meta in metas):
-            return f"zero-shot (library building) r{revision}"
-        return "reversener-" + "+".join(m["version"][:8] for m in metas) + f".r{revision}"
+            version = f"zero-shot (library building) r{revision}"
+        else:
+            version = "reversener-" + "+".join(m["version"][:8] for m in metas) + f".r{revision}"
+        self.context.versions[self.project] = version
+        return version
 
     # --- predict ---
     def predict(self, tasks: list[dict], context: dict | None = None, **kwargs) -> list[dict]:
@@ -79,10 +88,7 @@ class ReverseNERModel:
         for target, key in zip(self.targets, self.keys(), strict=True):
             library = self.context.library(self.project, key, target.types)
             indexed = [(i, text) for i, task in enumerate(tasks) if (text := _text(task, target.value_key))]
-            if self.context.store.library_meta(self.project, key) is None:
-                self.context.store.remember_texts(self.project, [t for _, t in indexed],
-                                                  self.context.settings.max_seen_texts)
-                self.schedule_build(target, key)
+            self._build_if_missing(target, key, [t for _, t in indexed])
             recognizer = Recognizer(self.context.runtime.llm, self.context.runtime.embedder, target.types,
                                     library, self.context.settings.method())
             for (i, text), found in zip(indexed, recognizer.recognize([t for _, t in indexed]), strict=True):
@@ -98,6 +104,14 @@ class ReverseNERModel:
         ]
 
     # --- builds ---
+    def _build_if_missing(self, target: NerTarget, key: str, texts: list[str]) -> None:
+        try:
+            if self.context.store.library_meta(self.project, key) is None:
+                self.context.store.remember_texts(self.project, texts, self.context.settings.max_seen_texts)
+                self.schedule_build(target, key)
+        except RedisError as err:  # predicting matters more than building; the next request retries
+            log.warning("Redis unreachable (%s): library build not scheduled", type(err).__name__)
+
     def schedule_build(self, target: NerTarget, key: str, force: bool = False) -> bool:
         """Enqueue a library build unless one is queued or running; True if one was enqueued."""
         status = self.context.store.status(self.project, key) or {}

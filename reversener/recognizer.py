@@ -67,7 +67,9 @@ class Recognizer:
         chunk_texts = [texts[i][start:end] for i, start, end in chunks]
         demos = self._demonstrations(chunk_texts)
         requests = [self._request(text, shots) for text, shots in zip(chunk_texts, demos, strict=True)]
-        answers = self.llm.complete(requests, progress)
+        # A text may be several chunks: advance by a text's share per chunk, so bars count texts.
+        step = len(texts) / len(chunks) if chunks else 0.0
+        answers = self.llm.complete(requests, (lambda n: progress(n * step)) if progress else None)
         spans: list[list[Span]] = [[] for _ in texts]
         problems: list[list[str]] = [[] for _ in texts]
         for (i, offset, _), text, answer in zip(chunks, chunk_texts, answers, strict=True):

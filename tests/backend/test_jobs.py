@@ -54,7 +54,9 @@ def test_a_lock_left_by_a_dead_builder_expires(context):
 def test_an_rq_worker_applies_queued_webhook_events(context, redis_client):
     set_context(context)
     queue = JobQueue(redis_client, inline=False)
-    queue.enqueue("webhooks", webhook_job, "ANNOTATION_CREATED", "7", LABEL_CONFIG, payload("annotation_created"))
+    event = {"action": "ANNOTATION_CREATED", "project": "7", "label_config": LABEL_CONFIG,
+             "data": payload("annotation_created")}
+    queue.enqueue("webhooks", webhook_job, event)
     rq_queue = Queue(QUEUE, connection=redis_client)
     try:
         assert rq_queue.count == 1
