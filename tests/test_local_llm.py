@@ -10,6 +10,7 @@ import pytest
 from reversener.builder import build_library
 from reversener.config import MethodConfig
 from reversener.definitions import resolve_types
+from reversener.llm.local import ensure_bundled_model
 from reversener.recognizer import Recognizer
 from reversener.runtime import Runtime
 from reversener.settings import Settings
@@ -20,9 +21,13 @@ TEXT = "Angela Merkel met the chief executive of Siemens in Berlin on Monday."
 
 
 @pytest.fixture(scope="module")
-def runtime():
+def runtime(tmp_path_factory):
+    # Its own data dir, so it starts (and owns) a server rather than reusing one already running;
+    # the assembled model comes from the shared cache so it is built once per machine.
+    model = ensure_bundled_model(Settings().data_dir)
     settings = Settings(llm_model=None, llm_cache=False, feature_sentences=1, entities_per_type=3,
-                        examples_per_feature=1)
+                        examples_per_feature=1, data_dir=tmp_path_factory.mktemp("local-llm"),
+                        local_model_path=model)
     runtime = Runtime(settings)
     yield runtime
     runtime.close()
