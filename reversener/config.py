@@ -22,6 +22,9 @@ class MethodConfig(BaseModel):
     vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")
     max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")
     max_chunk_chars: int = Field(1000, ge=100, description="Longer texts are split into chunks this size.")
+    max_chunks: int = Field(
+        64, ge=1, description="Most chunks predicted per text; the rest of a longer text is reported, not predicted."
+    )
     seed: int = Field(0, description="Seed for clustering and entity sampling.")
     feature_strategy: Literal["cluster", "random"] = Field(
         "cluster", description="How feature sentences are picked (random is an ablation)."

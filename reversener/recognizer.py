@@ -62,8 +62,13 @@ class Recognizer:
         return not self.library or self.config.demonstrations == 0
 
     def recognize(self, texts: Sequence[str], progress: Progress | None = None) -> list[Prediction]:
-        chunks = [(i, start, end) for i, text in enumerate(texts)
-                  for start, end in chunk_text(text, self.config.max_chunk_chars)]
+        chunks, skipped = [], {}
+        for i, text in enumerate(texts):
+            pieces = chunk_text(text, self.config.max_chunk_chars)
+            if len(pieces) > self.config.max_chunks:  # bounded work per task, whatever its length
+                skipped[i] = (len(pieces), pieces[self.config.max_chunks][0])
+                pieces = pieces[: self.config.max_chunks]
+            chunks.extend((i, start, end) for start, end in pieces)
         chunk_texts = [texts[i][start:end] for i, start, end in chunks]
         demos = self._demonstrations(chunk_texts)
         requests = [self._request(text, shots) for text, shots in zip(chunk_texts, demos, strict=True)]
@@ -72,6 +77,9 @@ class Recognizer:
         answers = self.llm.complete(requests, (lambda n: progress(n * step)) if progress else None)
         spans: list[list[Span]] = [[] for _ in texts]
         problems: list[list[str]] = [[] for _ in texts]
+        for i, (total, offset) in skipped.items():
+            problems[i].append(f"text too long: predicted its first {self.config.max_chunks} of {total} chunks "
+                               f"(characters 0-{offset}); raise MAX_CHUNKS for more")
         for (i, offset, _), text, answer in zip(chunks, chunk_texts, answers, strict=True):
             if isinstance(answer, Exception):
                 problems[i].append(f"LLM failed: {answer}")

@@ -94,7 +94,7 @@ def test_long_texts_are_chunked_and_offsets_map_back():
     sentence = "Bob went home. "
     text = sentence * 200  # 3,000 characters, more than one chunk
     llm = ScriptedLLM.always(_entities(("Bob", "PER")))
-    config = MethodConfig(max_chunk_chars=200)
+    config = MethodConfig(max_chunk_chars=200, max_chunks=200)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
     assert len(llm.requests) == 200  # one chunk per sentence
     assert len(found.spans) == 200 and all(text[s.start : s.end] == "Bob" for s in found.spans)
@@ -117,3 +117,12 @@ def test_answer_json_lists_entities_in_text_order():
     sentence = Sentence("Oslo and Bob", (Span(9, 12, "PER"), Span(0, 4, "LOC")))
     assert json.loads(answer_json(sentence)) == {
         "entities": [{"text": "Oslo", "type": "LOC"}, {"text": "Bob", "type": "PER"}]}
+
+
+def test_a_text_longer_than_max_chunks_gets_its_beginning_predicted_and_a_reason():
+    text = "Bob went home. " * 50
+    llm = ScriptedLLM.always(_entities(("Bob", "PER")))
+    config = MethodConfig(max_chunk_chars=100, max_chunks=5)
+    [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
+    assert len(llm.requests) == 5 and len(found.spans) == 5
+    assert found.problems and "first 5 of 50 chunks" in found.problems[0]

@@ -183,3 +183,18 @@ def _key(context) -> str:
     from backend.model import library_key
 
     return library_key(context, parse_label_config(LABEL_CONFIG)[0])
+
+
+def test_huge_texts_get_bounded_partial_predictions(client, llm_server):
+    one_mb = ("Angela Merkel met officials of Siemens in Berlin on Monday. " * 17_000)[:1_000_000]
+    ten_mb = "x" * 10_000_000  # no spaces and no sentence ends: cut hard into chunks
+    body = {"project": "7.1", "label_config": LABEL_CONFIG,
+            "tasks": [{"id": 1, "data": {"text": one_mb}}, {"id": 2, "data": {"text": ten_mb}},
+                      {"id": 3, "data": {"text": "Bob is in Oslo."}}]}
+    calls = len(llm_server.requests)
+    results = client.post("/predict", json=body).get_json()["results"]
+    assert len(results) == 3 and regions(results[2]) == {("Bob", "PER"), ("Oslo", "LOC")}
+    assert len(results[0]["result"]) == 3 * 64  # the first 64 sentences of the 1 MB text
+    assert all(r["value"]["end"] <= 1_000_000 for r in results[0]["result"])
+    recognitions = [r for r in llm_server.requests[calls:] if r["messages"][0]["role"] == "system"]
+    assert len(recognitions) == 64 + 64 + 1  # the library build runs beside it: not counted
