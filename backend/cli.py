@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Optional
 
 import typer
@@ -33,6 +34,7 @@ def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empt
     from .context import QUEUE, get_context
 
     context = get_context()
+    logging.basicConfig(level=context.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     Worker([Queue(QUEUE, connection=context.redis)], connection=context.redis).work(burst=burst)
 
 

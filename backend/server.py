@@ -60,4 +60,6 @@ class BackendServer(BaseApplication):
 
 
 def serve(settings: BackendSettings | None = None) -> None:
-    BackendServer(settings or BackendSettings()).run()
+    settings = settings or BackendSettings()
+    logging.basicConfig(level=settings.log_level.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    BackendServer(settings).run()

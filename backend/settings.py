@@ -34,6 +34,7 @@ class BackendSettings(Settings):
         None, description="Shared secret a webhook may send in the X-Webhook-Secret header instead of basic auth."
     )
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get HTTP 413.")
+    log_level: str = Field("INFO", description="Log level of the backend's own messages.")
     max_seen_texts: int = Field(2000, ge=1, description="Task texts kept per project to build a library from.")
 
     def inline(self) -> bool:
