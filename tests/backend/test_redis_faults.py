@@ -6,7 +6,6 @@ docker-compose runs it, so it can be stopped and restarted mid-test.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
@@ -18,6 +17,7 @@ from redis import Redis
 from backend.app import create_app
 from backend.context import Context
 from backend.settings import BackendSettings
+from reversener.llm.local import free_port
 from reversener.runtime import Runtime
 
 from ..scripted_llm import FakeEmbedder
@@ -27,9 +27,7 @@ from .test_api import payload, regions
 
 class RedisProcess:
     def __init__(self, directory) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.directory = directory
         self.process: subprocess.Popen | None = None
 
