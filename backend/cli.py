@@ -34,7 +34,8 @@ def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empt
     from .context import QUEUE, get_context
 
     context = get_context()
-    logging.basicConfig(level=context.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=context.settings.log_level.upper(), force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     Worker([Queue(QUEUE, connection=context.redis)], connection=context.redis).work(burst=burst)
 
 

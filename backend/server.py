@@ -61,5 +61,8 @@ class BackendServer(BaseApplication):
 
 def serve(settings: BackendSettings | None = None) -> None:
     settings = settings or BackendSettings()
-    logging.basicConfig(level=settings.log_level.upper(), format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    # force: the CLI callback has already set up WARNING-level logging for the engine commands
+    logging.basicConfig(level=settings.log_level.upper(), force=True,
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per LLM call is noise at INFO
     BackendServer(settings).run()
