@@ -12,7 +12,7 @@ import re
 GAZETTEER = {
     "PER": ["Angela Merkel", "Bob", "Anna", "Maria"],
     "ORG": ["Siemens", "United Nations", "Reuters"],
-    "LOC": ["Berlin", "Paris", "Oslo", "Rome"],
+    "LOC": ["Berlin", "Paris", "Oslo", "Rome", "Köln"],
     "MISC": ["German", "Olympics"],
 }
 INVENTED = {

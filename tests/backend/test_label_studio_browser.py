@@ -1,0 +1,100 @@
+"""Offsets as Label Studio's front end counts them, checked in a real browser.
+
+Label Studio's docs and old issues (label-studio#1347, #4988, #539) say the front end counts
+`start`/`end` in UTF-16 code units. Label Studio 1.23.2 does not: this test shows that predictions
+in Python code points land on the right characters after emoji, and that a region drawn in the UI
+comes back in code points, so the backend needs no conversion. Needs Chromium (/usr/bin/chromium)
+and playwright; deselect with -m 'not browser'.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import httpx
+import pytest
+
+from .conftest import LABEL_CONFIG, LS_PASSWORD, LS_TOKEN, LS_USER
+
+pytestmark = [pytest.mark.label_studio, pytest.mark.browser, pytest.mark.timeout(600)]
+
+TEXT = "🎉🎉 Zoë visited Köln with Anna. 👩‍👩‍👧 Mia met Kai."
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def page(label_studio):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{label_studio}/user/login", timeout=60_000)
+        page.fill('input[name="email"]', LS_USER)
+        page.fill('input[name="password"]', LS_PASSWORD)
+        page.click('button[type="submit"]')
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _open_task(page, label_studio: str, project: int, task: int) -> None:
+    page.goto(f"{label_studio}/projects/{project}/data?tab=1&task={task}", timeout=60_000)
+    page.wait_for_selector(".htx-highlight, .lsf-main-view", timeout=60_000)
+    page.wait_for_timeout(2000)
+
+
+def _highlights(page) -> list[str]:
+    return page.eval_on_selector_all(".htx-highlight", "els => els.map(e => e.textContent)")
+
+
+def _drag_over(page, word: str) -> None:
+    """Select `word` in the labeling editor with the mouse, as a person would."""
+    box = page.evaluate("""(word) => {
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      let node, found = null;
+      while ((node = walker.nextNode())) {
+        const i = node.textContent.indexOf(word);
+        if (i >= 0) { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + word.length);
+                      const b = r.getBoundingClientRect(); found = {x: b.x, y: b.y, w: b.width, h: b.height}; }
+      }
+      return found;  // the last match sits in the editor, not in the task list
+    }""", word)
+    page.mouse.move(box["x"] + 1, box["y"] + box["h"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["w"] - 1, box["y"] + box["h"] / 2, steps=5)
+    page.mouse.up()
+
+
+def test_offsets_after_emoji_match_between_python_and_the_label_studio_front_end(label_studio, ls_backend, page):
+    api = httpx.Client(base_url=label_studio, headers={"Authorization": f"Token {LS_TOKEN}"}, timeout=120)
+    project = api.post("/api/projects", json={"title": "offsets", "label_config": LABEL_CONFIG}).json()["id"]
+    api.post(f"/api/projects/{project}/import", json=[{"text": TEXT}])
+    api.post("/api/ml", json={"project": project, "url": ls_backend["url"], "title": "reversener"})
+    api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
+             json={"selectedItems": {"all": True, "excluded": []}})
+    [task] = api.get("/api/tasks", params={"project": project}).json()["tasks"]
+    [prediction] = api.get("/api/predictions", params={"task": task["id"]}).json()
+    predicted = sorted((r["value"]["start"], r["value"]["end"]) for r in prediction["result"])
+    assert predicted == [(TEXT.index("Köln"), TEXT.index("Köln") + 4), (TEXT.index("Anna"), TEXT.index("Anna") + 4)]
+
+    _open_task(page, label_studio, project, task["id"])
+    assert sorted(_highlights(page)) == ["Anna", "Köln"]  # the predicted offsets land on the right words
+
+    page.keyboard.press("1")  # the first label, PER
+    _drag_over(page, "Kai")
+    assert "Kai" in _highlights(page)
+    page.get_by_role("button", name="Submit").click()
+    deadline = time.monotonic() + 30
+    annotations = []
+    while time.monotonic() < deadline and not annotations:
+        annotations = api.get(f"/api/tasks/{task['id']}/annotations").json()
+        time.sleep(0.5)
+    drawn = [r["value"] for r in annotations[0]["result"] if r["value"]["labels"] == ["PER"]
+             and r["value"]["text"] == "Kai"]
+    kai = TEXT.index("Kai")  # 42 in code points; UTF-16 would say 47
+    assert [(v["start"], v["end"]) for v in drawn] == [(kai, kai + 3)]
