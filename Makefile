@@ -36,7 +36,7 @@ test: install $(LS_VENV)/bin/label-studio
 	$(BIN)/pytest
 
 test-fast: install
-	$(BIN)/pytest -m "not local_llm and not label_studio"
+	$(BIN)/pytest -m "not local_llm and not label_studio and not browser"
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) out
