@@ -31,7 +31,8 @@ app.add_typer(library_app, name="library")
 console = Console(stderr=True)
 
 TypesOpt = Annotated[str, typer.Option("--types", "-t", help="Comma-separated entity types.")]
-DefsOpt = Annotated[Optional[Path], typer.Option(help="JSON file mapping type -> definition.")]
+EXISTING = {"exists": True, "dir_okay": False, "readable": True}  # typer says what is wrong, not a traceback
+DefsOpt = Annotated[Optional[Path], typer.Option(help="JSON file mapping type -> definition.", **EXISTING)]
 SamplesOpt = Annotated[Optional[int], typer.Option(help="Self-consistency samples (env SAMPLES).")]
 DemosOpt = Annotated[Optional[int], typer.Option(help="Demonstrations per text (env DEMONSTRATIONS).")]
 
@@ -45,8 +46,19 @@ def _types(types: str, definitions: Path | None) -> dict[str, str]:
     names = [t.strip() for t in types.split(",") if t.strip()]
     if not names:
         raise typer.BadParameter("give at least one entity type", param_hint="--types")
-    overrides = json.loads(definitions.read_text("utf-8")) if definitions else None
-    return resolve_types(names, overrides)
+    return resolve_types(names, _definitions(definitions))
+
+
+def _definitions(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    try:
+        overrides = json.loads(path.read_text("utf-8"))
+    except ValueError as err:
+        raise typer.BadParameter(f"{path} is not JSON: {err}", param_hint="--definitions") from err
+    if not isinstance(overrides, dict):
+        raise typer.BadParameter(f"{path} must map each type to its definition", param_hint="--definitions")
+    return overrides
 
 
 def _runtime(**overrides) -> Runtime:
@@ -76,7 +88,7 @@ def _texts(path: Path, text_key: str) -> tuple[list[dict], list[str]]:
 
 @app.command("build-library")
 def build_library_cmd(
-    input: Annotated[Path, typer.Argument(help="Tasks: Label Studio JSON, JSONL or plain text.")],
+    input: Annotated[Path, typer.Argument(help="Tasks: Label Studio JSON, JSONL or plain text.", **EXISTING)],
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("library.json"),
     types: TypesOpt = "PER,ORG,LOC,MISC",
     definitions: DefsOpt = None,
@@ -95,7 +107,7 @@ def build_library_cmd(
 
 @app.command()
 def annotate(
-    input: Annotated[Path, typer.Argument(help="Tasks: Label Studio JSON, JSONL or plain text.")],
+    input: Annotated[Path, typer.Argument(help="Tasks: Label Studio JSON, JSONL or plain text.", **EXISTING)],
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("predictions.json"),
     library: Annotated[Optional[Path], typer.Option(help="A library file; else one is built from INPUT.")] = None,
     zero_shot: Annotated[bool, typer.Option(help="No demonstrations: the baseline.")] = False,
@@ -131,7 +143,7 @@ def annotate(
 
 @app.command("eval")
 def eval_cmd(
-    conll: Annotated[Path, typer.Argument(help="Gold data in CoNLL format (IOB1 or IOB2).")],
+    conll: Annotated[Path, typer.Argument(help="Gold data in CoNLL format (IOB1 or IOB2).", **EXISTING)],
     limit: Annotated[Optional[int], typer.Option(help="Use the first N sentences.")] = None,
     sample: Annotated[Optional[int], typer.Option(help="Use a seeded random sample of N sentences.")] = None,
     offset: int = 0,
@@ -146,7 +158,7 @@ def eval_cmd(
     runtime = _runtime(samples=samples, demonstrations=demonstrations)
     gold = pick_sentences(read_conll(conll), limit=limit, sample=sample, seed=seed, offset=offset)
     modes = ["zero-shot", "reversener"] if mode == "both" else [mode]
-    overrides = json.loads(definitions.read_text("utf-8")) if definitions else None
+    overrides = _definitions(definitions)
     rows = []
     with progress_bars() as bar:
         for name in modes:
@@ -172,7 +184,7 @@ def _print_rows(rows, model: str) -> None:
 
 
 @library_app.command("show")
-def library_show(path: Path, examples: Annotated[int, typer.Option(help="How many to print.")] = 10) -> None:
+def library_show(path: Annotated[Path, typer.Argument(**EXISTING)], examples: Annotated[int, typer.Option(help="How many to print.")] = 10) -> None:
     """Summary of a library and its first examples."""
     lib = ExampleLibrary.load(path)
     console.print(f"version {lib.version}, {len(lib)} examples {lib.counts()}, types {list(lib.types)}, "
@@ -185,7 +197,8 @@ def library_show(path: Path, examples: Annotated[int, typer.Option(help="How man
 
 @library_app.command("export")
 def library_export(
-    path: Path, output: Annotated[Path, typer.Option("--output", "-o")] = Path("library-tasks.json"),
+    path: Annotated[Path, typer.Argument(**EXISTING)],
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("library-tasks.json"),
     from_name: str = "label", to_name: str = "text",
 ) -> None:
     """Write the examples as Label Studio tasks with annotations, to review them by hand."""
@@ -198,8 +211,9 @@ def library_export(
 
 @library_app.command("import")
 def library_import(
-    tasks_file: Annotated[Path, typer.Argument(help="A Label Studio JSON export with annotations.")],
-    library: Annotated[Path, typer.Option("--library", "-l", help="Library to add to (updated in place).")],
+    tasks_file: Annotated[Path, typer.Argument(help="A Label Studio JSON export with annotations.", **EXISTING)],
+    library: Annotated[Path, typer.Option("--library", "-l", help="Library to add to (updated in place).",
+                                          **EXISTING)],
     text_key: str = "text",
 ) -> None:
     """Add human-annotated tasks to a library as demonstrations (upserted by task id)."""

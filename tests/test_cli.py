@@ -108,3 +108,13 @@ def test_bad_input_file_is_a_clear_error(llm_server, tmp_path):
     result = runner.invoke(app, ["annotate", str(bad)])
     assert result.exit_code != 0
     assert "bad.json" in str(result.exception) or "bad.json" in result.output
+
+
+def test_a_missing_input_or_bad_definitions_file_is_a_usage_error(llm_server, tmp_path):
+    wide = {"COLUMNS": "400"}  # keep rich from wrapping the message
+    missing = runner.invoke(app, ["eval", str(tmp_path / "nope.conll")], env=wide)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    defs = tmp_path / "defs.json"
+    defs.write_text('["not", "a", "mapping"]')
+    bad = runner.invoke(app, ["annotate", str(DATA / "cli_tasks.json"), "--definitions", str(defs)], env=wide)
+    assert bad.exit_code == 2 and "must map each type" in bad.output
