@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import pytest
 
@@ -127,3 +128,12 @@ def test_spans_from_results_deduplicates_and_keeps_multiple_labels():
 
 def test_spans_from_results_of_nothing():
     assert spans_from_results(TEXT, [], TYPES) == []
+
+
+def test_a_region_whose_text_differs_from_the_task_keeps_its_offsets_and_says_so(caplog):
+    text = "New  York is big"  # two spaces: Label Studio's region text shows one
+    region = {"value": {"start": 0, "end": 9, "text": "New York", "labels": ["LOC"]}}
+    with caplog.at_level(logging.INFO, logger="reversener.labelstudio"):
+        spans = spans_from_results(text, [region], {"LOC"})
+    assert [(text[s.start:s.end], s.label) for s in spans] == [("New  York", "LOC")]
+    assert "offsets trusted" in caplog.text and "New" not in caplog.text
