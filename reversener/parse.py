@@ -16,7 +16,7 @@ from typing import Any
 from .errors import ParseError
 from .types import Mention
 
-__all__ = ["parse_mentions", "json_values", "MAX_MENTIONS"]
+__all__ = ["parse_mentions", "json_values", "json_string", "MAX_MENTIONS"]
 
 MAX_MENTIONS = 200
 """At most this many mentions per answer: a looping LLM must not flood later steps."""
@@ -81,6 +81,17 @@ def json_values(text: str) -> Iterator[Any]:
     blocks = [m.group(1) for m in _FENCE.finditer(text)]
     for body in blocks + [text]:
         yield from _scan(body)
+
+
+def json_string(answer: str, key: str) -> str | None:
+    """The string under `key` (else any string value) of the first JSON object in an answer that
+    has one, with whitespace runs collapsed; None if there is none."""
+    for value in json_values(answer):
+        if isinstance(value, dict):
+            text = value.get(key) or next((v for v in value.values() if isinstance(v, str)), None)
+            if isinstance(text, str) and text.strip():
+                return " ".join(text.split())
+    return None
 
 
 def _scan(body: str) -> Iterator[Any]:

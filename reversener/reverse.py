@@ -13,7 +13,7 @@ import numpy as np
 
 from .align import align, find_all
 from .llm.client import LLMClient, LLMRequest, Progress
-from .parse import json_values
+from .parse import json_string
 from .prompts import render
 from .types import Mention, Sentence
 
@@ -82,7 +82,10 @@ def write_reverse_sentences(
         retry = []
         for plan, answer in zip(pending, llm.complete(requests), strict=True):
             # An LLM error is final here: the gateway has already retried it.
-            result = "llm error" if isinstance(answer, Exception) else check_candidate(_sentence_of(answer[-1]), plan)
+            if isinstance(answer, Exception):
+                result = "llm error"
+            else:
+                result = check_candidate(json_string(answer[-1], "sentence") or "", plan)
             if isinstance(result, Sentence):
                 kept.append((plan, result))
             else:
@@ -100,15 +103,6 @@ def _request(plan: Plan, temperature: float, attempt: int) -> LLMRequest:
     prompt = render("reverse_sentence", feature=plan.feature, mentions=plan.mentions)
     # Round r reads sample r, so a retry is a fresh sample yet a rerun still hits the cache.
     return LLMRequest((("user", prompt),), samples=attempt + 1, temperature=temperature, max_tokens=160)
-
-
-def _sentence_of(answer: str) -> str:
-    for value in json_values(answer):
-        if isinstance(value, dict):
-            text = value.get("sentence") or next((v for v in value.values() if isinstance(v, str)), "")
-            if isinstance(text, str) and text.strip():
-                return " ".join(text.split())
-    return ""
 
 
 def check_candidate(candidate: str, plan: Plan) -> Sentence | str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .llm.client import LLMClient, LLMRequest, Progress
-from .parse import json_values
+from .parse import json_string
 from .prompts import render
 from .reverse import unlabeled_names
 from .types import Sentence, Span
@@ -29,7 +29,7 @@ def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, st
     ]
     templates = []
     for answer in llm.complete(requests):
-        text = None if isinstance(answer, Exception) else _template_of(answer[0])
+        text = None if isinstance(answer, Exception) else json_string(answer[0], "template")
         templates.append(text)
     return templates
 
@@ -102,12 +102,3 @@ def _fill(template: str | None, entities: dict[str, list[str]], times: int, rng)
             return result  # a bad template stays bad whatever fills it
         filled.append(result)
     return filled
-
-
-def _template_of(answer: str) -> str | None:
-    for value in json_values(answer):
-        if isinstance(value, dict):
-            text = value.get("template") or next((v for v in value.values() if isinstance(v, str)), None)
-            if isinstance(text, str) and text.strip():
-                return " ".join(text.split())
-    return None
