@@ -11,7 +11,7 @@ from datetime import datetime
 from redis.exceptions import RedisError
 
 from reversener import __version__
-from reversener.labelstudio import prediction, spans_from_results
+from reversener.labelstudio import spans_from_results, to_results
 from reversener.prompts import templates_hash
 from reversener.recognizer import Recognizer
 from reversener.types import Example
@@ -94,8 +94,7 @@ class ReverseNERModel:
             for (i, text), found in zip(indexed, recognizer.recognize([t for _, t in indexed]), strict=True):
                 for problem in found.problems:
                     log.warning("task %s: %s", tasks[i].get("id"), problem)
-                one = prediction(text, found.spans, "", target.from_name, target.to_name)
-                results[i].extend(one["result"])
+                results[i].extend(to_results(text, found.spans, target.from_name, target.to_name))
                 scores[i].extend(s.score for s in found.spans)
         version = self.model_version
         return [
@@ -116,9 +115,7 @@ class ReverseNERModel:
         """Enqueue a library build unless one is queued or running; True if one was enqueued."""
         status = self.context.store.status(self.project, key) or {}
         fresh = time.time() - status.get("at", 0) < _REQUEUE_AFTER
-        if not force and status.get("state") in ("queued", "running") and fresh:
-            return False
-        if not force and status.get("state") == "failed" and fresh:
+        if not force and fresh and status.get("state") in ("queued", "running", "failed"):
             return False
         from .jobs import build_library_job  # jobs import this module
 
