@@ -16,7 +16,8 @@ _MIN_WORDS = 4  # fragments ("Thanks !", headings) carry no structure worth copy
 
 
 def sentences_of(texts: Sequence[str]) -> list[str]:
-    """Distinct sentences of the task texts, in first-seen order."""
+    """Distinct sentences of the task texts, sorted: the same texts in any order (Label Studio's
+    API, texts seen in /predict, a file) give the same feature sentences."""
     seen: dict[str, None] = {}
     for text in texts:
         for start, end in split_sentences(text):
@@ -25,7 +26,7 @@ def sentences_of(texts: Sequence[str]) -> list[str]:
                 seen.setdefault(sentence, None)
     if not seen:  # short texts only: keep them rather than nothing
         seen = dict.fromkeys(t.strip() for t in texts if t.strip())
-    return list(seen)
+    return sorted(seen)
 
 
 def select_feature_sentences(

@@ -17,7 +17,14 @@ MONEY = ["Shares of the bank fell three percent on Friday.", "The bank reported 
 
 def test_sentences_are_split_deduplicated_and_fragments_dropped():
     texts = ["The striker scored twice. Thanks ! The striker scored twice.", "Another full sentence here."]
-    assert sentences_of(texts) == ["The striker scored twice.", "Another full sentence here."]
+    assert sentences_of(texts) == ["Another full sentence here.", "The striker scored twice."]
+
+
+def test_the_order_of_the_texts_does_not_change_the_feature_sentences():
+    texts = SPORT + MONEY
+    picked = select_feature_sentences(texts, FakeEmbedder(), k=3)
+    assert picked == select_feature_sentences(texts[::-1], FakeEmbedder(), k=3)
+    assert picked == select_feature_sentences(texts[3:] + texts[:3], FakeEmbedder(), k=3, strategy="cluster")
 
 
 def test_k_is_capped_by_the_number_of_sentences():
