@@ -16,15 +16,18 @@ from .prompts import render
 from .reverse import unlabeled_names
 from .types import Sentence, Span
 
-__all__ = ["write_templates", "fill_template", "template_examples"]
+__all__ = ["write_templates", "example_slots", "fill_template", "template_examples"]
 
 _SLOT = re.compile(r"\[([A-Za-z][\w\-]*)\]")
 
 
-def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, str]) -> list[str | None]:
+def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, str],
+                    entities: dict[str, list[str]]) -> list[str | None]:
     """One template per feature sentence (None where the answer held none)."""
+    example = example_slots(types, entities)
     requests = [
-        LLMRequest((("user", render("sentence_template", types=types, feature=f)),), max_tokens=2 * len(f) // 3 + 64)
+        LLMRequest((("user", render("sentence_template", types=types, feature=f, example=example)),),
+                   max_tokens=2 * len(f) // 3 + 64)
         for f in features
     ]
     templates = []
@@ -32,6 +35,13 @@ def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, st
         text = None if isinstance(answer, Exception) else json_string(answer[0], "template")
         templates.append(text)
     return templates
+
+
+def example_slots(types: dict[str, str], entities: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(type, entity) pairs for the prompt's worked example, in the project's own types: an example
+    in fixed types (PER, LOC) gets copied by small models whatever the project's types are."""
+    pairs = [(t, entities[t][0] if entities.get(t) else f"Example {t}") for t in types]
+    return pairs[:2]
 
 
 def fill_template(template: str, entities: dict[str, list[str]], rng: np.random.Generator) -> Sentence | str:
@@ -71,7 +81,7 @@ def template_examples(
     pending = list(range(len(candidates)))
     for attempt in range(max((len(c) for c in candidates), default=0)):
         batch = [(i, candidates[i][attempt]) for i in pending if attempt < len(candidates[i])]
-        templates = write_templates(llm, [feature for _, feature in batch], types)
+        templates = write_templates(llm, [feature for _, feature in batch], types, entities)
         pending = []
         for (i, _), template in zip(batch, templates, strict=True):
             filled = _fill(template, entities, per_feature, rng)

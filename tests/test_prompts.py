@@ -33,7 +33,8 @@ INPUTS: dict[str, dict[str, object]] = {
         "definition": TYPES["PER"],
         "count": 6,
     },
-    "sentence_template": {"types": TYPES, "feature": "John Smith visited Paris last week."},
+    "sentence_template": {"types": TYPES, "feature": "John Smith visited Paris last week.",
+                          "example": [("PER", "Maria Lopez"), ("LOC", "Berlin")]},
     "reverse_sentence": {
         "feature": "John Smith visited Paris last week.",
         "mentions": (Mention("Maria Lopez", "PER"), Mention("Berlin", "LOC")),

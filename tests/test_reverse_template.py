@@ -36,8 +36,18 @@ def test_a_template_with_an_unknown_slot_or_a_leftover_name_is_rejected():
 def test_write_templates_parses_answers_and_survives_failures():
     answers = {"A one.": _template("[PER] one ."), "B two.": "no json", "C three.": LLMError("down")}
     llm = ScriptedLLM(lambda request, i: next(a for k, a in answers.items() if k in prompt_of(request)))
-    assert write_templates(llm, list(answers), TYPES) == ["[PER] one .", None, None]
+    assert write_templates(llm, list(answers), TYPES, ENTITIES) == ["[PER] one .", None, None]
     assert "[PER], [LOC]" in prompt_of(llm.requests[0]) and llm.requests[0].temperature == 0.0
+
+
+def test_the_worked_example_in_the_prompt_uses_the_projects_own_types_and_entities():
+    types = {"person": "people", "creative-work": "titles", "product": "goods"}
+    llm = ScriptedLLM.always(_template("[person] liked it ."))
+    write_templates(llm, ["Bob liked it."], types, {"person": ["Ana Lima"], "creative-work": ["Blue Moon"]})
+    prompt = prompt_of(llm.requests[0])
+    assert "Sentence: According to Ana Lima, the plan for Blue Moon changed last week." in prompt
+    assert '"According to [person], the plan for [creative-work] changed last week."' in prompt
+    assert "[PER]" not in prompt and "[LOC]" not in prompt  # small models copy the example's slot names
 
 
 def test_template_examples_fill_each_template_several_times_and_cap_negatives():
