@@ -159,7 +159,7 @@ def _print(results: dict) -> None:
         table.add_row(str(p["corrections"]), str(p["human_examples"]), f"{p['precision']:.3f}", f"{p['recall']:.3f}",
                       f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", p["model_version"],
                       f"{p['wall_seconds'] / 60:.1f}")
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 def plot() -> None:

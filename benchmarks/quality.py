@@ -93,7 +93,7 @@ def print_table(results: dict) -> None:
                           f"{r['f1_interval'][0]:.3f}-{r['f1_interval'][1]:.3f}", f"{c['calls_per_sentence']:.2f}",
                           f"{c['prompt_tokens_per_sentence']:.0f}", f"{c['completion_tokens_per_sentence']:.0f}",
                           f"{r['wall_seconds'] / 60:.1f}")
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 def plot() -> None:

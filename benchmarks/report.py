@@ -86,6 +86,12 @@ def learning_section() -> list[str]:
         for p in results["points"]:
             out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
                        f"**{p['f1']:.3f}** | {_ci(p)} | `{p['model_version']}` | {p['wall_seconds'] / 60:.1f} |")
+        by_step = {p["corrections"]: p["f1"] for p in results["points"]}
+        if 0 in by_step and len(by_step) > 1:
+            last = max(by_step)
+            out += ["", f"F1 after {last} corrections minus F1 with none: **{100 * (by_step[last] - by_step[0]):+.1f} "
+                        "points**" + (f"; after 50: **{100 * (by_step[50] - by_step[0]):+.1f}**." if 50 in by_step
+                                      and last != 50 else ".")]
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
             "Each correction is a gold annotation POSTed to `/webhook` as Label Studio's `ANNOTATION_CREATED`; "
