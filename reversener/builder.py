@@ -53,7 +53,8 @@ def build_library(
     if c.reverse_strategy == "template":
         progress = on_step("sentence templates", len(report.feature_sentences)) if on_step else None
         sentences, report.rejected = template_examples(
-            llm, candidates, types, report.entities, c.examples_per_feature, c.seed, progress
+            llm, candidates, types, report.entities, c.examples_per_feature, c.seed, progress,
+            max_negative_share=c.negative_share,
         )
         report.planned = len(report.feature_sentences) * c.examples_per_feature
     else:

@@ -17,6 +17,10 @@ class MethodConfig(BaseModel):
     entities_per_example: int = Field(2, ge=1, description="Most entities put into one reverse sentence.")
     examples_per_feature: int = Field(2, ge=1, description="Reverse sentences written per feature sentence.")
     demonstrations: int = Field(4, ge=0, description="m: nearest examples shown per text.")
+    negative_share: float = Field(
+        0.25, ge=0, lt=1,
+        description="Most share of entity-free examples in a library build and among one text's demonstrations.",
+    )
     samples: int = Field(1, ge=1, description="s: answers sampled per text for self-consistency.")
     temperature: float = Field(0.7, ge=0, description="Sampling temperature when samples > 1.")
     vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")

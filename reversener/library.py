@@ -74,15 +74,27 @@ class ExampleLibrary:
         return dict(Counter(e.source for e in self._examples.values()))
 
     # --- retrieval ---
-    def nearest(self, vector: np.ndarray, m: int) -> list[Example]:
-        """The m most similar examples by cosine, most similar first; human ones win ties."""
+    def nearest(self, vector: np.ndarray, m: int, max_negatives: int | None = None) -> list[Example]:
+        """The m most similar examples by cosine, most similar first; human ones win ties, then ids.
+        At most `max_negatives` of them without entities: a prompt of mostly empty answers teaches a
+        small model to answer empty (seen with entity-free human corrections)."""
         if m <= 0 or not self._examples:
             return []
         ids, matrix = self._stacked()
         similarity = np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS)
         human = np.array([self._examples[i].source == "human" for i in ids])
-        order = np.lexsort((~human, -similarity))[:m]  # last key sorts first
-        return [self._examples[ids[i]] for i in order]
+        order = np.lexsort((np.array(ids), ~human, -similarity))  # last key sorts first
+        picked, negatives = [], 0
+        for i in order:
+            example = self._examples[ids[i]]
+            if not example.spans:
+                if max_negatives is not None and negatives >= max_negatives:
+                    continue
+                negatives += 1
+            picked.append(example)
+            if len(picked) == m:
+                break
+        return picked
 
     def _stacked(self) -> tuple[list[str], np.ndarray]:
         if self._matrix is None:

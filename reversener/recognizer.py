@@ -112,8 +112,9 @@ class Recognizer:
             return [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
                     for _ in texts]
         vectors = self.embedder.embed(texts)
+        negatives = int(m * self.config.negative_share)
         # Most similar last: nearest the question, where small models attend most.
-        return [self.library.nearest(v, m)[::-1] for v in vectors]
+        return [self.library.nearest(v, m, negatives)[::-1] for v in vectors]
 
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str]]:
         per_sample, issues = [], []

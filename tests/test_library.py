@@ -102,6 +102,20 @@ def test_nearest_with_fake_embedder_prefers_similar_text():
     assert ids(library.nearest(query, 3)) == ["rome", "oslo", "other"]
 
 
+def test_entity_free_examples_are_capped_among_the_nearest_and_ties_break_by_id():
+    library = empty_library()
+    for key, x in (("empty1", 1.0), ("empty2", 0.9), ("empty3", 0.8), ("named", 0.1)):
+        library.upsert(Example(key, "Nothing named here." if key.startswith("empty") else "Anna lives in Rome.",
+                               () if key.startswith("empty") else example(key).spans, "human"), unit(x, 1 - x))
+    assert ids(library.nearest(unit(1, 0), 3)) == ["empty1", "empty2", "empty3"]
+    assert ids(library.nearest(unit(1, 0), 3, max_negatives=1)) == ["empty1", "named"]
+    assert ids(library.nearest(unit(1, 0), 3, max_negatives=0)) == ["named"]
+    twins = empty_library()
+    for key in ("b", "c", "a"):
+        twins.upsert(example(key), unit(1, 0))
+    assert ids(twins.nearest(unit(1, 0), 3)) == ["a", "b", "c"]  # the same order whatever the insertion order
+
+
 def test_human_example_wins_tie_against_synthetic():
     library = empty_library()
     library.upsert(example("synthetic"), unit(1, 0))

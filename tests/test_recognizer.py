@@ -54,6 +54,16 @@ def test_nearest_examples_become_demonstrations_most_similar_last():
     assert "Quarterly" not in " ".join(content for _, content in messages)
 
 
+def test_at_most_a_quarter_of_the_demonstrations_are_entity_free():
+    embedder = FakeEmbedder()
+    empties = [Example(f"e{i}", f"Nothing named walked to the park {i}.", ()) for i in range(4)]
+    named = Example("n", "Maria walked to Rome.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+    llm = ScriptedLLM.always(_entities())
+    Recognizer(llm, embedder, TYPES, _library(embedder, *empties, named)).recognize(["Nothing named walked to the park."])
+    answers = [json.loads(content) for role, content in llm.requests[0].messages if role == "assistant"]
+    assert len(answers) == 2 and sum(not a["entities"] for a in answers) == 1  # m = 4, share 0.25
+
+
 def test_random_demonstrations_ablation_still_shows_m_examples():
     embedder = FakeEmbedder()
     examples = [Example(str(i), f"Person{i} lives here.", ()) for i in range(6)]
