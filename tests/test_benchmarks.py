@@ -88,6 +88,7 @@ def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_pat
     assert [r["tasks"] for r in figures["overhead"]] == [1, 10]
     assert [r["llm_concurrency"] for r in figures["throughput"]] == [1, 4]
     assert all(r["max_llm_calls_in_flight"] == r["llm_concurrency"] for r in figures["throughput"])
+    assert all(r["llm_calls"] == r["tasks"] for r in figures["throughput"])  # one sentence, one call
     assert figures["library"]["model_version"].startswith("reversener-")
     assert all(r["llm_calls"] > 0 for r in figures["build_cost"]) and figures["rss_mb_after_load"]["total"] > 0
     assert output.with_suffix(".png").stat().st_size > 0
