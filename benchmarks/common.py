@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,11 +50,24 @@ def write_json(path: Path, data) -> None:
     tmp.replace(path)  # a run killed mid-write leaves the previous results whole
 
 
-def pyplot():
-    """matplotlib without a screen."""
+def llm_overrides(llm_model: str | None, llm_api_base: str | None) -> dict[str, str]:
+    """Settings for the --llm-model/--llm-api-base flags; unset flags leave the env and defaults."""
+    return {k: v for k, v in {"llm_model": llm_model, "llm_api_base": llm_api_base}.items() if v}
+
+
+@contextmanager
+def figure(path: Path, panels: int = 1, size: tuple[float, float] = (6, 3.8)):
+    """A row of `panels` axes, saved to `path` when the block ends; matplotlib without a screen."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, axes = plt.subplots(1, panels, figsize=size, squeeze=False)
+    try:
+        yield axes[0]
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)

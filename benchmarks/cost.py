@@ -11,7 +11,7 @@ cost (the same prompt with m demonstrations). ReverseNER pays its library build 
 
 from __future__ import annotations
 
-from .common import DATASETS, RESULTS, machine, pyplot, read_json, write_json
+from .common import DATASETS, RESULTS, figure, machine, read_json, write_json
 from .quality import result_path
 
 SELF_SAMPLES = 5
@@ -65,21 +65,18 @@ def main() -> None:
 def plot(figures: dict) -> None:
     if not figures["datasets"]:
         return
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(figures["datasets"]), figsize=(5.5 * len(figures["datasets"]), 3.8), squeeze=False)
-    for ax, (dataset, costs) in zip(axes[0], figures["datasets"].items()):
-        for name, style in (("zero_shot", "k:"), ("reversener", "o-"), ("self_annotation", "s--")):
-            cells = [costs["by_corpus_size"][name][n] for n in CORPUS_SIZES]
-            tokens = [c["prompt_tokens"] + c["completion_tokens"] for c in cells]
-            ax.plot(CORPUS_SIZES, tokens, style, label=name.replace("_", " "))
-        ax.set_xscale("log")
-        ax.set_xlabel("sentences in the corpus")
-        ax.set_ylabel("LLM tokens per annotated sentence")
-        ax.set_title(dataset)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(RESULTS / "cost.png", dpi=110)
-    plt.close(fig)
+    panels = len(figures["datasets"])
+    with figure(RESULTS / "cost.png", panels, (5.5 * panels, 3.8)) as axes:
+        for ax, (dataset, costs) in zip(axes, figures["datasets"].items()):
+            for name, style in (("zero_shot", "k:"), ("reversener", "o-"), ("self_annotation", "s--")):
+                cells = [costs["by_corpus_size"][name][n] for n in CORPUS_SIZES]
+                tokens = [c["prompt_tokens"] + c["completion_tokens"] for c in cells]
+                ax.plot(CORPUS_SIZES, tokens, style, label=name.replace("_", " "))
+            ax.set_xscale("log")
+            ax.set_xlabel("sentences in the corpus")
+            ax.set_ylabel("LLM tokens per annotated sentence")
+            ax.set_title(dataset)
+            ax.legend(fontsize=8)
 
 
 if __name__ == "__main__":

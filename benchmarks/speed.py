@@ -38,7 +38,7 @@ from reversener.llm.local import free_port
 from reversener.runtime import Runtime
 from reversener.settings import Settings
 
-from .common import RESULTS, ROOT, machine, pyplot, write_json
+from .common import RESULTS, ROOT, figure, machine, write_json
 
 CONFIG = (ROOT / "label_config.xml").read_text("utf-8")
 SENTENCES = [
@@ -246,31 +246,27 @@ def report(f: dict, output: Path) -> None:
 
 
 def plot(f: dict, path: Path) -> None:
-    plt = pyplot()
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 3.8))
-    conc = [r["llm_concurrency"] for r in f["throughput"]]
-    a.plot(conc, [r["fraction_of_ideal"] for r in f["throughput"]], "o-")
-    a.set_xscale("log", base=2)
-    a.set_ylim(0, 1.05)
-    a.set_xlabel("LLM concurrency")
-    a.set_ylabel("throughput / ideal")
-    a.set_title(f"{f['config']['latency'] * 1000:.0f} ms LLM latency")
-    sizes = [str(r["tasks"]) for r in f["overhead"]]
-    b.bar(sizes, [r["per_task_excl_llm_ms"] for r in f["overhead"]], label="backend")
-    b.bar(sizes, [r["per_task_ms"] - r["per_task_excl_llm_ms"] for r in f["overhead"]],
-          bottom=[r["per_task_excl_llm_ms"] for r in f["overhead"]], label="LLM round trip (fake, 0 ms)")
-    b.set_xlabel("tasks per /predict")
-    b.set_ylabel("ms per task")
-    b.legend(fontsize=8)
-    for n_types in f["config"]["build_types"]:
-        rows = [r for r in f["build_cost"] if r["types"] == n_types]
-        c.plot([r["feature_sentences"] for r in rows], [r["llm_calls"] for r in rows], "o-", label=f"{n_types} types")
-    c.set_xlabel("feature sentences")
-    c.set_ylabel("LLM calls per library build")
-    c.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, 3, (14, 3.8)) as (a, b, c):
+        conc = [r["llm_concurrency"] for r in f["throughput"]]
+        a.plot(conc, [r["fraction_of_ideal"] for r in f["throughput"]], "o-")
+        a.set_xscale("log", base=2)
+        a.set_ylim(0, 1.05)
+        a.set_xlabel("LLM concurrency")
+        a.set_ylabel("throughput / ideal")
+        a.set_title(f"{f['config']['latency'] * 1000:.0f} ms LLM latency")
+        sizes = [str(r["tasks"]) for r in f["overhead"]]
+        b.bar(sizes, [r["per_task_excl_llm_ms"] for r in f["overhead"]], label="backend")
+        b.bar(sizes, [r["per_task_ms"] - r["per_task_excl_llm_ms"] for r in f["overhead"]],
+              bottom=[r["per_task_excl_llm_ms"] for r in f["overhead"]], label="LLM round trip (fake, 0 ms)")
+        b.set_xlabel("tasks per /predict")
+        b.set_ylabel("ms per task")
+        b.legend(fontsize=8)
+        for n_types in f["config"]["build_types"]:
+            rows = [r for r in f["build_cost"] if r["types"] == n_types]
+            c.plot([r["feature_sentences"] for r in rows], [r["llm_calls"] for r in rows], "o-", label=f"{n_types} types")
+        c.set_xlabel("feature sentences")
+        c.set_ylabel("LLM calls per library build")
+        c.legend(fontsize=8)
 
 
 if __name__ == "__main__":
