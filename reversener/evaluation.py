@@ -18,7 +18,7 @@ from .metrics import bootstrap_f1, evaluate
 from .recognizer import Recognizer
 from .types import Sentence
 
-__all__ = ["EvalRow", "pick_sentences", "run_mode", "cost"]
+__all__ = ["EvalRow", "pick_sentences", "run_mode", "cost", "scores"]
 
 ProgressFactory = Callable[[str, int], Progress]
 
@@ -52,6 +52,14 @@ def pick_sentences(sentences: Sequence[Sentence], limit: int | None = None, samp
     return pool[:limit] if limit is not None else pool
 
 
+def scores(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> dict:
+    """Strict micro P/R/F1, F1's bootstrap 95% interval and per-type F1: the quality fields of a row."""
+    report = evaluate(gold, predicted)
+    return {"precision": report.micro.precision, "recall": report.micro.recall, "f1": report.micro.f1,
+            "f1_interval": bootstrap_f1(gold, predicted),
+            "per_type_f1": {t: s.f1 for t, s in report.per_type.items()}}
+
+
 def cost(stats: dict[str, float], sentences: int) -> dict[str, float]:
     """Per-sentence LLM cost; answers from the cache count at what they cost when made."""
     n = max(1, sentences)
@@ -83,12 +91,8 @@ def run_mode(
     build_cost = llm.stats.since(before)
     recognizer = Recognizer(llm, embedder, types, library if mode == "reversener" else None, config)
     predictions = recognizer.recognize(texts, progress(mode, len(texts)) if progress else None)
-    predicted = [p.sentence for p in predictions]
-    report = evaluate(gold, predicted)
     row = EvalRow(
-        mode=mode, sentences=len(gold), precision=report.micro.precision, recall=report.micro.recall,
-        f1=report.micro.f1, f1_interval=bootstrap_f1(gold, predicted),
-        per_type_f1={t: s.f1 for t, s in report.per_type.items()},
+        mode=mode, sentences=len(gold), **scores(gold, [p.sentence for p in predictions]),
         cost=cost(llm.stats.since(before), len(gold)), wall_seconds=time.monotonic() - started,
         build=None if build is None else {
             "feature_sentences": len(build.feature_sentences), "entities": {t: len(v) for t, v in build.entities.items()},
