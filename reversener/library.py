@@ -30,7 +30,7 @@ class ExampleLibrary:
         self.meta = dict(meta or {})
         self._examples: dict[str, Example] = {}
         self._vectors: dict[str, np.ndarray] = {}
-        self._matrix: tuple[list[str], np.ndarray] | None = None
+        self._matrix: tuple[list[str], np.ndarray, np.ndarray] | None = None  # see _stacked
 
     # --- contents ---
     def __len__(self) -> int:
@@ -80,10 +80,9 @@ class ExampleLibrary:
         small model to answer empty (seen with entity-free human corrections)."""
         if m <= 0 or not self._examples:
             return []
-        ids, matrix = self._stacked()
+        ids, matrix, tiebreak = self._stacked()
         similarity = np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS)
-        human = np.array([self._examples[i].source == "human" for i in ids])
-        order = np.lexsort((np.array(ids), ~human, -similarity))  # last key sorts first
+        order = np.lexsort((tiebreak, -similarity))  # last key sorts first
         picked, negatives = [], 0
         for i in order:
             example = self._examples[ids[i]]
@@ -96,10 +95,14 @@ class ExampleLibrary:
                 break
         return picked
 
-    def _stacked(self) -> tuple[list[str], np.ndarray]:
+    def _stacked(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Ids, their vectors as one matrix, and each one's rank among ties (human first, then by id);
+        computed once per change of the library, not per query."""
         if self._matrix is None:
             ids = list(self._examples)
-            self._matrix = (ids, np.stack([self._vectors[i] for i in ids]))
+            human = np.array([self._examples[i].source == "human" for i in ids])
+            tiebreak = np.argsort(np.lexsort((np.array(ids), ~human)))
+            self._matrix = (ids, np.stack([self._vectors[i] for i in ids]), tiebreak)
         return self._matrix
 
     # --- identity and files ---
