@@ -48,8 +48,7 @@ class _LogTrips(pybreaker.CircuitBreakerListener):
 def guarded(connection_class: type, retry_after: float) -> type:
     """`connection_class` (TCP, TLS or unix socket) with a breaker shared by all its connections."""
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=retry_after, listeners=[_LogTrips()],
-                                       throw_new_error_on_trip=False,
-                                       name="redis")
+                                       throw_new_error_on_trip=False, name="redis")
     return type(f"Guarded{connection_class.__name__}", (_BreakerMixin, connection_class), {"breaker": breaker})
 
 
