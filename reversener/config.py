@@ -16,7 +16,10 @@ class MethodConfig(BaseModel):
     entities_per_type: int = Field(12, ge=1, description="Entities the LLM invents per type.")
     entities_per_example: int = Field(2, ge=1, description="Most entities put into one reverse sentence.")
     examples_per_feature: int = Field(2, ge=1, description="Reverse sentences written per feature sentence.")
-    demonstrations: int = Field(4, ge=0, description="m: nearest examples shown per text.")
+    demonstrations: int = Field(4, ge=0, description="m: nearest generated examples shown per text.")
+    human_demonstrations: int = Field(
+        2, ge=0, description="Nearest human corrections shown per text, in addition to the m generated examples.",
+    )
     negative_share: float = Field(
         0.25, ge=0, lt=1,
         description="Most share of entity-free examples in a library build and among one text's demonstrations.",

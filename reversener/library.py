@@ -74,11 +74,14 @@ class ExampleLibrary:
         return dict(Counter(e.source for e in self._examples.values()))
 
     # --- retrieval ---
-    def nearest(self, vector: np.ndarray, m: int, max_negatives: int | None = None) -> list[Example]:
-        """The m most similar examples by cosine, most similar first; human ones win ties, then ids.
-        At most `max_negatives` of them without entities: a prompt of mostly empty answers teaches a
-        small model to answer empty (seen with entity-free human corrections)."""
-        if m <= 0 or not self._examples:
+    def nearest(self, vector: np.ndarray, m: int, max_negatives: int | None = None, humans: int = 0) -> list[Example]:
+        """The m most similar generated examples and the `humans` most similar human corrections, most
+        similar first (ties: human first, then by id). Separate quotas: a correction from another
+        document must not displace the generated example that copies this text's structure, which
+        cost F1 when they competed (docs/benchmarks.md). At most `max_negatives` of them all without
+        entities: a prompt of mostly empty answers teaches a small model to answer empty."""
+        room = {False: max(m, 0), True: max(humans, 0)}  # keyed by "is human"
+        if not any(room.values()) or not self._examples:
             return []
         ids, matrix, tiebreak = self._stacked()
         similarity = np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS)
@@ -86,12 +89,16 @@ class ExampleLibrary:
         picked, negatives = [], 0
         for i in order:
             example = self._examples[ids[i]]
+            human = example.source == "human"
+            if not room[human]:
+                continue
             if not example.spans:
                 if max_negatives is not None and negatives >= max_negatives:
                     continue
                 negatives += 1
             picked.append(example)
-            if len(picked) == m:
+            room[human] -= 1
+            if not any(room.values()):
                 break
         return picked
 

@@ -59,7 +59,7 @@ class Recognizer:
 
     @property
     def zero_shot(self) -> bool:
-        return not self.library or self.config.demonstrations == 0
+        return not self.library or self.config.demonstrations + self.config.human_demonstrations == 0
 
     def recognize(self, texts: Sequence[str], progress: Progress | None = None) -> list[Prediction]:
         chunks, skipped = [], {}
@@ -104,7 +104,7 @@ class Recognizer:
                           temperature=0.0 if greedy else c.temperature, max_tokens=c.max_tokens)
 
     def _demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
-        m = self.config.demonstrations
+        m, humans = self.config.demonstrations, self.config.human_demonstrations
         if self.zero_shot or not texts:
             return [[] for _ in texts]
         if self.config.demo_strategy == "random":
@@ -112,9 +112,9 @@ class Recognizer:
             return [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
                     for _ in texts]
         vectors = self.embedder.embed(texts)
-        negatives = int(m * self.config.negative_share)
+        negatives = int((m + humans) * self.config.negative_share)
         # Most similar last: nearest the question, where small models attend most.
-        return [self.library.nearest(v, m, negatives)[::-1] for v in vectors]
+        return [self.library.nearest(v, m, negatives, humans)[::-1] for v in vectors]
 
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str]]:
         per_sample, issues = [], []

@@ -48,7 +48,7 @@ def test_upsert_adds_and_same_id_replaces():
     assert len(library) == 2
     assert library.get("a") == replacement
     # the replaced vector is the one retrieval uses
-    assert ids(library.nearest(unit(0, 0, 1), 1)) == ["a"]
+    assert ids(library.nearest(unit(0, 0, 1), 0, humans=1)) == ["a"]
 
 
 def test_remove():
@@ -106,7 +106,7 @@ def test_entity_free_examples_are_capped_among_the_nearest_and_ties_break_by_id(
     library = empty_library()
     for key, x in (("empty1", 1.0), ("empty2", 0.9), ("empty3", 0.8), ("named", 0.1)):
         library.upsert(Example(key, "Nothing named here." if key.startswith("empty") else "Anna lives in Rome.",
-                               () if key.startswith("empty") else example(key).spans, "human"), unit(x, 1 - x))
+                               () if key.startswith("empty") else example(key).spans), unit(x, 1 - x))
     assert ids(library.nearest(unit(1, 0), 3)) == ["empty1", "empty2", "empty3"]
     assert ids(library.nearest(unit(1, 0), 3, max_negatives=1)) == ["empty1", "named"]
     assert ids(library.nearest(unit(1, 0), 3, max_negatives=0)) == ["named"]
@@ -116,19 +116,31 @@ def test_entity_free_examples_are_capped_among_the_nearest_and_ties_break_by_id(
     assert ids(twins.nearest(unit(1, 0), 3)) == ["a", "b", "c"]  # the same order whatever the insertion order
 
 
-def test_human_example_wins_tie_against_synthetic():
+def test_generated_examples_and_human_corrections_fill_their_own_quotas():
+    library = empty_library()
+    library.upsert(example("far human", source="human"), unit(1, 0.5))
+    library.upsert(example("near human", source="human"), unit(1, 0.1))
+    library.upsert(example("synthetic"), unit(1, 0))
+    library.upsert(example("other synthetic"), unit(0, 1))
+    # A correction adds to the m generated examples; it does not take a closer generated one's place.
+    assert ids(library.nearest(unit(1, 0), 1)) == ["synthetic"]
+    assert ids(library.nearest(unit(1, 0), 1, humans=1)) == ["synthetic", "near human"]
+    assert ids(library.nearest(unit(1, 0), 2, humans=2)) == ["synthetic", "near human", "far human", "other synthetic"]
+    assert ids(library.nearest(unit(1, 0), 0, humans=1)) == ["near human"]
+    # Before a build finishes there are only corrections: they never fill the generated quota.
+    library.remove("synthetic"), library.remove("other synthetic")
+    assert ids(library.nearest(unit(1, 0), 4)) == []
+
+
+def test_human_correction_comes_first_in_a_tie_and_negatives_are_capped_across_both_quotas():
     library = empty_library()
     library.upsert(example("synthetic"), unit(1, 0))
     library.upsert(example("human", source="human"), unit(1, 0))
-    assert ids(library.nearest(unit(1, 0), 1)) == ["human"]
-    assert ids(library.nearest(unit(1, 0), 2)) == ["human", "synthetic"]
-
-
-def test_closer_synthetic_beats_farther_human():
-    library = empty_library()
-    library.upsert(example("human", source="human"), unit(1, 0.5))
-    library.upsert(example("synthetic"), unit(1, 0))
-    assert ids(library.nearest(unit(1, 0), 1)) == ["synthetic"]
+    assert ids(library.nearest(unit(1, 0), 1, humans=1)) == ["human", "synthetic"]
+    library.upsert(Example("empty human", "Nothing named here.", (), "human"), unit(1, 0.2))
+    library.upsert(Example("empty synthetic", "Nothing named here either.", ()), unit(1, 0.3))
+    assert ids(library.nearest(unit(1, 0), 2, max_negatives=1, humans=2)) == [
+        "human", "synthetic", "empty human"]
 
 
 def test_m_larger_than_library_returns_all():
