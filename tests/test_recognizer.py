@@ -54,6 +54,19 @@ def test_nearest_examples_become_demonstrations_most_similar_last():
     assert "Quarterly" not in " ".join(content for _, content in messages)
 
 
+def test_human_corrections_are_shown_beside_the_generated_examples_not_instead_of_them():
+    embedder = FakeEmbedder()
+    generated = [Example(f"g{i}", f"Maria walked to Rome on day {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+                 for i in range(3)]
+    corrections = [Example(f"h{i}", f"Quarterly revenue in Acme grew {i} percent.", (Span(21, 25, "LOC"),), "human")
+                   for i in range(3)]
+    llm = ScriptedLLM.always(_entities())
+    Recognizer(llm, embedder, TYPES, _library(embedder, *generated, *corrections),
+               MethodConfig(demonstrations=2, human_demonstrations=1)).recognize(["Maria walked to Paris on day 7."])
+    shown = [content for role, content in llm.requests[0].messages[1:-1] if role == "user"]
+    assert sum("Maria" in s for s in shown) == 2 and sum("Acme" in s for s in shown) == 1
+
+
 def test_at_most_a_quarter_of_the_demonstrations_are_entity_free():
     embedder = FakeEmbedder()
     empties = [Example(f"e{i}", f"Nothing named walked to the park {i}.", ()) for i in range(4)]
