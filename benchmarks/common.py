@@ -9,6 +9,8 @@ import platform
 from contextlib import contextmanager
 from pathlib import Path
 
+from reversener.metrics import bootstrap_f1_gain
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
@@ -53,6 +55,16 @@ def write_json(path: Path, data) -> None:
 def llm_overrides(llm_model: str | None, llm_api_base: str | None) -> dict[str, str]:
     """Settings for the --llm-model/--llm-api-base flags; unset flags leave the env and defaults."""
     return {k: v for k, v in {"llm_model": llm_model, "llm_api_base": llm_api_base}.items() if v}
+
+
+def gain(before: dict, after: dict) -> str:
+    """F1 points gained from one measurement to another on the same sentences, with the paired
+    bootstrap 95% interval when both carry their per-sentence counts."""
+    text = f"{100 * (after['f1'] - before['f1']):+.1f}"
+    if "sentence_counts" in before and "sentence_counts" in after:
+        low, high = bootstrap_f1_gain(before["sentence_counts"], after["sentence_counts"])
+        text += f" ({100 * low:+.1f} to {100 * high:+.1f})"
+    return text
 
 
 @contextmanager

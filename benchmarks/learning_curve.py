@@ -30,7 +30,7 @@ from reversener.labelstudio import spans_from_results, to_results
 from reversener.readers import read_conll
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, figure, llm_overrides, machine, read_json, write_json
+from .common import DATASETS, RESULTS, figure, gain, llm_overrides, machine, read_json, write_json
 from .quality import DEFAULT_SAMPLE
 from .quality import result_path as quality_path
 
@@ -150,12 +150,14 @@ def _write(dataset, sample, seed, context, points) -> None:
 
 def _print(results: dict) -> None:
     table = Table(title=f"{results['dataset']}: F1 on {results['held_apart']} held-apart sentences")
-    for column in ("corrections", "human examples", "P", "R", "F1", "95% CI", "model_version", "wall min"):
+    for column in ("corrections", "human examples", "P", "R", "F1", "95% CI", "points vs first (95% CI)",
+                   "model_version", "wall min"):
         table.add_column(column, justify="right")
+    first = results["points"][0]
     for p in results["points"]:
         table.add_row(str(p["corrections"]), str(p["human_examples"]), f"{p['precision']:.3f}", f"{p['recall']:.3f}",
-                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", p["model_version"],
-                      f"{p['wall_seconds'] / 60:.1f}")
+                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", gain(first, p),
+                      p["model_version"], f"{p['wall_seconds'] / 60:.1f}")
     Console(width=160).print(table)
 
 

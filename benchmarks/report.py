@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .common import DATASETS, RESULTS, ROOT, read_json
+from .common import DATASETS, RESULTS, ROOT, gain, read_json
 from .quality import ROWS, result_path
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -48,12 +48,11 @@ def quality_section() -> list[str]:
                        f"{c['completion_tokens_per_sentence']:.0f} | {c['llm_seconds_per_sentence']:.1f} | "
                        f"{r['wall_seconds'] / 60:.1f} |")
         if "zero-shot" in rows and "reversener" in rows:
-            delta = 100 * (rows["reversener"]["f1"] - rows["zero-shot"]["f1"])
-            out += ["", f"ReverseNER − zero-shot: **{delta:+.1f} F1 points** (the paper reports +5.4 to +7.7 with "
-                        "larger LLMs on CoNLL-2003 and WikiGold)."]
+            out += ["", f"ReverseNER − zero-shot: **{gain(rows['zero-shot'], rows['reversener'])} F1 points** "
+                        "(the paper reports +5.4 to +7.7 with larger LLMs on CoNLL-2003 and WikiGold)."]
             if "reversener + SC" in rows and "zero-shot + SC" in rows:
-                sc = 100 * (rows["reversener + SC"]["f1"] - rows["zero-shot + SC"]["f1"])
-                out.append(f"With self-consistency on both sides (3 samples): **{sc:+.1f}**.")
+                out.append("With self-consistency on both sides (3 samples): "
+                           f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")
             build = rows["reversener"].get("build")
             if build:
                 out.append(f"The library build: {build['feature_sentences']} feature sentences, {build['kept']} "
@@ -81,21 +80,20 @@ def learning_section() -> list[str]:
             continue
         out += [f"### {dataset}: F1 on {results['held_apart']} held-apart sentences", "",
                 f"Model `{results['model']}`; measured {_machine(results['machine'])}. Command: {command}.", "",
-                "| corrections | human examples | P | R | micro-F1 | 95% CI | model_version | wall min |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| corrections | human examples | P | R | micro-F1 | 95% CI | F1 points vs the first (95% CI) "
+                "| prompt tok / sent. | model_version | wall min |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        first = results["points"][0]
         for p in results["points"]:
             out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
-                       f"**{p['f1']:.3f}** | {_ci(p)} | `{p['model_version']}` | {p['wall_seconds'] / 60:.1f} |")
-        by_step = {p["corrections"]: p["f1"] for p in results["points"]}
-        if 0 in by_step and len(by_step) > 1:
-            last = max(by_step)
-            out += ["", f"F1 after {last} corrections minus F1 with none: **{100 * (by_step[last] - by_step[0]):+.1f} "
-                        "points**" + (f"; after 50: **{100 * (by_step[50] - by_step[0]):+.1f}**." if 50 in by_step
-                                      and last != 50 else ".")]
+                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p)} | "
+                       f"{p['cost']['prompt_tokens_per_sentence']:.0f} | `{p['model_version']}` | "
+                       f"{p['wall_seconds'] / 60:.1f} |")
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
             "The simulated project holds the held-apart sentences (the quality sample) and as many other "
             "sentences of the data set as the last step corrects; its library is built from all of them. "
+            "The gain column compares each point with the first on the same sentences (paired bootstrap). "
             "Each correction is the gold annotation of one of those other sentences, POSTed to `/webhook` "
             "as Label Studio's `ANNOTATION_CREATED`; the held-apart sentences are then POSTed to `/predict` "
             "in pages of 10 and never corrected. Corrections are shown as extra demonstrations "

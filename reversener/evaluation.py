@@ -14,7 +14,7 @@ from .definitions import resolve_types
 from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, Progress
-from .metrics import bootstrap_f1, evaluate
+from .metrics import bootstrap_f1, evaluate, sentence_counts
 from .recognizer import Recognizer
 from .types import Sentence
 
@@ -36,6 +36,7 @@ class EvalRow:
     per_type_f1: dict[str, float]
     cost: dict[str, float]
     wall_seconds: float
+    sentence_counts: list[tuple[int, int, int]] = field(default_factory=list)  # for paired comparisons
     build: dict | None = field(default=None)
 
     def as_dict(self) -> dict:
@@ -53,11 +54,13 @@ def pick_sentences(sentences: Sequence[Sentence], limit: int | None = None, samp
 
 
 def scores(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> dict:
-    """Strict micro P/R/F1, F1's bootstrap 95% interval and per-type F1: the quality fields of a row."""
+    """Strict micro P/R/F1, F1's bootstrap 95% interval, per-type F1 and the per-sentence counts
+    that a paired comparison with another run on the same sentences needs: the quality fields of a row."""
     report = evaluate(gold, predicted)
     return {"precision": report.micro.precision, "recall": report.micro.recall, "f1": report.micro.f1,
             "f1_interval": bootstrap_f1(gold, predicted),
-            "per_type_f1": {t: s.f1 for t, s in report.per_type.items()}}
+            "per_type_f1": {t: s.f1 for t, s in report.per_type.items()},
+            "sentence_counts": sentence_counts(gold, predicted)}
 
 
 def cost(stats: dict[str, float], sentences: int) -> dict[str, float]:

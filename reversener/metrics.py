@@ -14,7 +14,7 @@ import numpy as np
 
 from .types import Sentence
 
-__all__ = ["Scores", "Report", "evaluate", "bootstrap_f1"]
+__all__ = ["Scores", "Report", "evaluate", "bootstrap_f1", "bootstrap_f1_gain", "sentence_counts"]
 
 Key = tuple[int, int, str]
 
@@ -69,6 +69,12 @@ def evaluate(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> Report:
     return Report(micro=micro, per_type={label: per_type[label] for label in sorted(per_type)})
 
 
+def sentence_counts(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> list[tuple[int, int, int]]:
+    """(tp, fp, fn) per sentence: what the bootstrap resamples, and what a paired comparison of two
+    runs on the same sentences needs."""
+    return [(len(g & p), len(p - g), len(g - p)) for g, p in _pairs(gold, predicted)]
+
+
 def bootstrap_f1(
     gold: Sequence[Sentence], predicted: Sequence[Sentence], n: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
@@ -76,21 +82,43 @@ def bootstrap_f1(
 
     Deterministic for a given seed. An empty data set gives (0.0, 0.0).
     """
+    counts = np.array(sentence_counts(gold, predicted), dtype=np.int64).reshape(-1, 3)
+    return _interval([_micro_f1(counts[i]) for i in _resamples(len(counts), n, seed)])
+
+
+def bootstrap_f1_gain(
+    before: Sequence[Sequence[int]], after: Sequence[Sequence[int]], n: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """95% interval of F1(after) - F1(before) from two runs' sentence_counts on the same sentences.
+
+    Paired: each resample takes the same sentences from both runs, so the interval reflects the
+    difference between the runs, not how hard the sample is (far narrower than two separate intervals).
+    """
+    a = np.array(before, dtype=np.int64).reshape(-1, 3)
+    b = np.array(after, dtype=np.int64).reshape(-1, 3)
+    if len(a) != len(b):
+        raise ValueError(f"a paired comparison needs the same sentences: {len(a)} counts against {len(b)}")
+    return _interval([_micro_f1(b[i]) - _micro_f1(a[i]) for i in _resamples(len(a), n, seed)])
+
+
+def _resamples(size: int, n: int, seed: int):
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    counts = np.array(
-        [(len(g & p), len(p - g), len(g - p)) for g, p in _pairs(gold, predicted)],
-        dtype=np.int64,
-    ).reshape(-1, 3)
-    if len(counts) == 0:
-        return (0.0, 0.0)
     rng = np.random.default_rng(seed)
-    scores = np.empty(n)
-    for i in range(n):
-        tp, fp, fn = counts[rng.integers(0, len(counts), size=len(counts))].sum(axis=0)
-        scores[i] = _f1(int(tp), int(fp), int(fn))
-    low, high = np.percentile(scores, [2.5, 97.5])
+    for _ in range(n if size else 0):
+        yield rng.integers(0, size, size=size)
+
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return (0.0, 0.0)
+    low, high = np.percentile(values, [2.5, 97.5])
     return (float(low), float(high))
+
+
+def _micro_f1(counts: np.ndarray) -> float:
+    tp, fp, fn = counts.sum(axis=0)
+    return _f1(int(tp), int(fp), int(fn))
 
 
 def _pairs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reversener.metrics import Report, Scores, bootstrap_f1, evaluate
+from reversener.metrics import Report, Scores, bootstrap_f1, bootstrap_f1_gain, evaluate, sentence_counts
 from reversener.types import Sentence, Span
 
 TEXT = "Ann met Bob in Paris"  # Ann 0-3, Bob 8-11, Paris 15-20
@@ -145,3 +145,21 @@ def test_bootstrap_degenerate_cases():
     assert bootstrap_f1([], []) == (0.0, 0.0)
     with pytest.raises(ValueError, match="n must be at least 1"):
         bootstrap_f1(gold, gold, n=0)
+
+
+def test_paired_gain_interval_is_narrower_than_the_two_runs_intervals_and_signed():
+    gold, predicted = _dataset()
+    better = list(predicted)
+    for i, (g, p) in enumerate(zip(gold, predicted)):
+        if p.spans != g.spans and i % 2 == 0:
+            better[i] = g  # the second run fixes half of the first run's mistakes, breaks nothing
+    before, after = sentence_counts(gold, predicted), sentence_counts(gold, better)
+    gain = evaluate(gold, better).micro.f1 - evaluate(gold, predicted).micro.f1
+    low, high = bootstrap_f1_gain(before, after, n=500)
+    assert 0.0 <= low <= gain <= high  # never worse on any resample: every sentence is as good or better
+    (a_low, a_high), (b_low, b_high) = bootstrap_f1(gold, predicted, n=500), bootstrap_f1(gold, better, n=500)
+    assert b_low < a_high  # the separate intervals overlap, yet no paired resample shows a loss
+    assert bootstrap_f1_gain(before, before, n=50) == (0.0, 0.0)
+    assert bootstrap_f1_gain([], [], n=50) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same sentences"):
+        bootstrap_f1_gain(before, after[:-1])
