@@ -57,7 +57,11 @@ def quality_section() -> list[str]:
             if build:
                 out.append(f"The library build: {build['feature_sentences']} feature sentences, {build['kept']} "
                            f"examples kept of {build['planned']} planned, {build['cost']['calls_per_sentence']:.0f} "
-                           "LLM calls (included in the ReverseNER row's cost).")
+                           "LLM calls (included in the ReverseNER row's cost). As in the paper, the library is "
+                           "built from the texts under test, so here "
+                           f"{build['feature_sentences']} of the {results['sample']} scored sentences are feature "
+                           "sentences whose own templates are among their demonstrations; a library built from a "
+                           "larger project's texts favours them less (the learning curve's first point).")
         out.append("")
     out += ["![quality](../benchmarks/results/quality.png)", "",
             "Rows: *SC* = entity-level self-consistency (3 samples at temperature 0.7, vote share ≥ 0.5); "
