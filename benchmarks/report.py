@@ -60,8 +60,8 @@ def quality_section() -> list[str]:
                            "LLM calls (included in the ReverseNER row's cost). As in the paper, the library is "
                            "built from the texts under test, so here "
                            f"{build['feature_sentences']} of the {results['sample']} scored sentences are feature "
-                           "sentences whose own templates are among their demonstrations; a library built from a "
-                           "larger project's texts favours them less (the learning curve's first point).")
+                           "sentences whose own templates are among their demonstrations. The learning curve's first point "
+                           "scores the same sentences with a library built from a larger project's texts.")
         out.append("")
     out += ["![quality](../benchmarks/results/quality.png)", "",
             "Rows: *SC* = entity-level self-consistency (3 samples at temperature 0.7, vote share ≥ 0.5); "
@@ -85,14 +85,14 @@ def learning_section() -> list[str]:
         out += [f"### {dataset}: F1 on {results['held_apart']} held-apart sentences", "",
                 f"Model `{results['model']}`; measured {_machine(results['machine'])}. Command: {command}.", "",
                 "| corrections | human examples | P | R | micro-F1 | 95% CI | F1 points vs the first (95% CI) "
-                "| prompt tok / sent. | model_version | wall min |",
+                "| prompt tok / sent. | LLM s / sent. | model_version |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         first = results["points"][0]
         for p in results["points"]:
             out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
-                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p)} | "
-                       f"{p['cost']['prompt_tokens_per_sentence']:.0f} | `{p['model_version']}` | "
-                       f"{p['wall_seconds'] / 60:.1f} |")
+                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p) if p is not first else '–'} | "
+                       f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
+                       f"`{p['model_version']}` |")
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
             "The simulated project holds the held-apart sentences (the quality sample) and as many other "
