@@ -59,7 +59,9 @@ def llm_overrides(llm_model: str | None, llm_api_base: str | None) -> dict[str, 
 
 def gain(before: dict, after: dict) -> str:
     """F1 points gained from one measurement to another on the same sentences, with the paired
-    bootstrap 95% interval when both carry their per-sentence counts."""
+    bootstrap 95% interval when both carry their per-sentence counts; a dash against itself."""
+    if after is before:
+        return "–"
     text = f"{100 * (after['f1'] - before['f1']):+.1f}"
     if "sentence_counts" in before and "sentence_counts" in after:
         low, high = bootstrap_f1_gain(before["sentence_counts"], after["sentence_counts"])

@@ -157,8 +157,7 @@ def _print(results: dict) -> None:
     first = results["points"][0]
     for p in results["points"]:
         table.add_row(str(p["corrections"]), str(p["human_examples"]), f"{p['precision']:.3f}", f"{p['recall']:.3f}",
-                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}",
-                      gain(first, p) if p is not first else "-",
+                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", gain(first, p),
                       p["model_version"], f"{p['wall_seconds'] / 60:.1f}")
     Console(width=160).print(table)
 

@@ -90,7 +90,7 @@ def learning_section() -> list[str]:
         first = results["points"][0]
         for p in results["points"]:
             out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
-                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p) if p is not first else '–'} | "
+                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p)} | "
                        f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
                        f"`{p['model_version']}` |")
         out.append("")

@@ -82,7 +82,7 @@ def bootstrap_f1(
 
     Deterministic for a given seed. An empty data set gives (0.0, 0.0).
     """
-    counts = np.array(sentence_counts(gold, predicted), dtype=np.int64).reshape(-1, 3)
+    counts = _matrix(sentence_counts(gold, predicted))
     return _interval([_micro_f1(counts[i]) for i in _resamples(len(counts), n, seed)])
 
 
@@ -92,13 +92,16 @@ def bootstrap_f1_gain(
     """95% interval of F1(after) - F1(before) from two runs' sentence_counts on the same sentences.
 
     Paired: each resample takes the same sentences from both runs, so the interval reflects the
-    difference between the runs, not how hard the sample is (far narrower than two separate intervals).
+    difference between the runs, not how hard the sample is.
     """
-    a = np.array(before, dtype=np.int64).reshape(-1, 3)
-    b = np.array(after, dtype=np.int64).reshape(-1, 3)
+    a, b = _matrix(before), _matrix(after)
     if len(a) != len(b):
         raise ValueError(f"a paired comparison needs the same sentences: {len(a)} counts against {len(b)}")
     return _interval([_micro_f1(b[i]) - _micro_f1(a[i]) for i in _resamples(len(a), n, seed)])
+
+
+def _matrix(counts: Sequence[Sequence[int]]) -> np.ndarray:
+    return np.array(counts, dtype=np.int64).reshape(-1, 3)  # (0, 3) when there are no sentences
 
 
 def _resamples(size: int, n: int, seed: int):
