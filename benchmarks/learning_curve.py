@@ -136,6 +136,7 @@ def _measure(client, context, held, types, config, step, bar) -> dict:
         "corrections": step, **scores(held, predicted),
         "human_examples": len(context.store.human_examples(str(PROJECT["id"]))),
         "model_version": version, "cost": cost(context.runtime.llm.stats.since(before), len(held)),
+        "predictions": [[[s.start, s.end, s.label] for s in p.spans] for p in predicted],  # for error analysis
         "wall_seconds": time.monotonic() - started,
     }
 

@@ -93,6 +93,9 @@ def learning_section() -> list[str]:
                        f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p)} | "
                        f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
                        f"`{p['model_version']}` |")
+        if all("predictions" in p for p in results["points"]):
+            out += ["", f"Each point's predicted spans are in `benchmarks/results/learning-{dataset}.json`, "
+                        "so the sentences that a step changed can be read."]
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
             "The simulated project holds the held-apart sentences (the quality sample) and as many other "
