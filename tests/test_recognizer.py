@@ -77,6 +77,18 @@ def test_at_most_a_quarter_of_the_demonstrations_are_entity_free():
     assert len(answers) == 2 and sum(not a["entities"] for a in answers) == 1  # m = 4, share 0.25
 
 
+def test_an_entity_free_demonstration_goes_first_even_when_it_is_the_most_similar():
+    embedder = FakeEmbedder()
+    empty = Example("e", "Nothing named walked to the park.", (), "human")
+    named = [Example(f"n{i}", f"Maria walked to Rome {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+             for i in range(2)]
+    llm = ScriptedLLM.always(_entities())
+    Recognizer(llm, embedder, TYPES, _library(embedder, empty, *named),
+               MethodConfig(demonstrations=2, human_demonstrations=2)).recognize(["Nothing named walked to the park."])
+    answers = [json.loads(content)["entities"] for role, content in llm.requests[0].messages if role == "assistant"]
+    assert len(answers) == 3 and answers[0] == [] and all(answers[1:])
+
+
 def test_random_demonstrations_ablation_still_shows_m_examples():
     embedder = FakeEmbedder()
     examples = [Example(str(i), f"Person{i} lives here.", ()) for i in range(6)]
