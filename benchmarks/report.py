@@ -104,7 +104,9 @@ def learning_section() -> list[str]:
             "Each correction is the gold annotation of one of those other sentences, POSTed to `/webhook` "
             "as Label Studio's `ANNOTATION_CREATED`; the held-apart sentences are then POSTed to `/predict` "
             "in pages of 10 and never corrected. Corrections are shown as extra demonstrations "
-            "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones.", ""]
+            "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones; in each prompt the "
+            "entity-free demonstrations come first and the rest from least to most similar, so the most "
+            "similar example with entities sits next to the question.", ""]
     return out
 
 
