@@ -109,11 +109,12 @@ class Recognizer:
             return [[] for _ in texts]
         if self.config.demo_strategy == "random":
             pool = list(self.library)
-            return [_ordered([pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)])
-                    for _ in texts]
-        vectors = self.embedder.embed(texts)
-        negatives = int((m + humans) * self.config.negative_share)
-        return [_ordered(self.library.nearest(v, m, negatives, humans)[::-1]) for v in vectors]
+            picks = [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
+                     for _ in texts]
+        else:
+            negatives = int((m + humans) * self.config.negative_share)
+            picks = [self.library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
+        return [_ordered(shots) for shots in picks]
 
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str]]:
         per_sample, issues = [], []
@@ -131,5 +132,5 @@ class Recognizer:
 def _ordered(shots: list[Example]) -> list[Example]:
     """Entity-free demonstrations first, the rest as given (least similar first, so the most similar
     sits next to the question, where small models attend most). A small model copies the answer
-    nearest the question: with an empty one there, tweets lost all their entities (docs/benchmarks.md)."""
+    nearest the question: with an empty one there, tweets lost all their entities (README, Why these defaults)."""
     return sorted(shots, key=lambda example: bool(example.spans))
