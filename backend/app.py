@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 import time
-from collections import Counter
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -32,14 +30,13 @@ class ApiError(Exception):
 def create_app(context: Context | None = None) -> Flask:
     context = context or get_context()
     set_context(context)  # in-process jobs find the same context
+    try:
+        context.spool.pending()  # opening it replays what an earlier process left there
+    except ValueError as err:
+        log.error("the webhook spool %s is unreadable and left as it is: %s", context.spool.path, err)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = context.settings.max_request_bytes
-    counters: Counter = Counter()
-    counters_lock = threading.Lock()
-
-    def count(**amounts: float) -> None:
-        with counters_lock:
-            counters.update(amounts)
+    count = context.metrics.add
 
     def model_for(project: str, label_config: str | None) -> ReverseNERModel:
         config = label_config or context.config(project)
@@ -84,6 +81,17 @@ def create_app(context: Context | None = None) -> Flask:
             context.credentials[project] = (str(body["hostname"]), str(body["access_token"]))
         return jsonify(model_version=model.model_version)
 
+    @app.get("/versions")
+    def versions():
+        """Label Studio 1.23 asks without naming a project: the current version of each project
+        this process has served (one per project: older versions are not kept)."""
+        project = request.args.get("project")
+        if project:
+            config = context.config(_project({"project": project}))
+            return jsonify(versions=[model_for(_project({"project": project}), config).model_version]
+                           if config else [])
+        return jsonify(versions=sorted(set(context.versions.values())))
+
     @app.post("/predict")
     def predict():
         started = time.monotonic()
@@ -93,8 +101,8 @@ def create_app(context: Context | None = None) -> Flask:
         model = model_for(project, body.get("label_config"))
         params = body.get("params") or {}
         results = model.predict(tasks, context=params.get("context") if isinstance(params, dict) else None)
-        count(predict_requests=1, predict_tasks=len(tasks), predict_seconds=time.monotonic() - started)
-        return jsonify(results=results, model_version=model.model_version)
+        count(predict_requests=1, predict_seconds=time.monotonic() - started)
+        return jsonify(results=results, model_version=model.model_version)  # the version read once
 
     @app.post("/webhook")
     def webhook():
@@ -111,9 +119,7 @@ def create_app(context: Context | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics():
-        with counters_lock:
-            snapshot = dict(counters)
-        return jsonify(backend=snapshot, llm=context.runtime.llm.stats.snapshot()
+        return jsonify(backend=context.metrics.snapshot(), llm=context.runtime.llm.stats.snapshot()
                        if "llm" in context.runtime.__dict__ else {})
 
     @app.errorhandler(ApiError)
@@ -151,7 +157,11 @@ def _authorized(settings) -> bool:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    """The JSON object sent, whatever the content type says (Label Studio always sends JSON)."""
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
     if body is None:
         raise ApiError(400, "the request body is not JSON")
     if not isinstance(body, dict):

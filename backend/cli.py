@@ -46,11 +46,13 @@ def prelabel(
     api_key: Annotated[Optional[str], typer.Option(help="API token (env LABEL_STUDIO_API_KEY).")] = None,
     background: Annotated[bool, typer.Option(help="Enqueue as an RQ job instead of running here.")] = False,
     batch_size: int = 16,
+    allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed.")] = False,
 ) -> None:
-    """Pre-annotate every task of a project and post the predictions to Label Studio."""
+    """Pre-annotate every task of a project and post the predictions to Label Studio; exits 1 when
+    a task failed (it gets no prediction), unless --allow-partial."""
     from .context import get_context
     from .ls_api import LabelStudioClient
-    from .prelabel import prelabel_job, prelabel_project
+    from .prelabel import prelabel_project
 
     context = get_context()
     s = context.settings
@@ -59,7 +61,7 @@ def prelabel(
     if not url or not token:
         raise typer.BadParameter("give --url and --api-key, or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY")
     if background:
-        context.jobs.enqueue("prelabel", prelabel_job, project, url)
+        context.jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", project, url)
         console.print(f"pre-labeling of project {project} enqueued")
         return
     with progress_bars() as bar:
@@ -69,7 +71,12 @@ def prelabel(
             on_total=lambda total: state.update(advance=bar(f"project {project}", total)),
             progress=lambda n: state["advance"](n),
         )
-    console.print(f"{counts['predictions']} predictions with {counts['entities']} entities posted")
+    console.print(f"{counts['predictions']} of {counts['tasks']} tasks predicted, {counts['entities']} entities posted")
+    if counts["failed"]:
+        console.print(f"[red]{counts['failed']} tasks failed and got no prediction[/red] (causes in the log above); "
+                      "run the command again to retry them")
+        if not allow_partial:
+            raise typer.Exit(1)
 
 
 def run() -> None:

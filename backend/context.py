@@ -1,11 +1,14 @@
 """What one backend or worker process holds once: settings, engine runtime, Redis store, job queue,
-and an in-memory copy of each library (reloaded when the project's revision changes)."""
+webhook spool, and an in-memory copy of each library. A plain holder: it submits jobs by name and
+imports nothing that imports it."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from functools import cached_property
 
 from redis import Redis
@@ -14,63 +17,92 @@ from redis.exceptions import RedisError
 from reversener.library import ExampleLibrary
 from reversener.runtime import Runtime
 
+from .ls_api import LabelStudioClient, LabelStudioError
+from .pending import PendingPredictions
 from .redis_conn import connect
 from .settings import BackendSettings
 from .spool import WebhookSpool
 from .store import LibraryStore
 
-__all__ = ["Context", "JobQueue", "get_context", "set_context"]
+__all__ = ["Context", "Counters", "JobQueue", "get_context", "set_context", "QUEUE", "WEBHOOK_JOB"]
 
 log = logging.getLogger(__name__)
 
 QUEUE = "reversener"
+WEBHOOK_JOB = "backend.jobs.webhook_job"
+
+
+def resolve(name: str):
+    """A job function from its dotted name, as RQ resolves it in a worker."""
+    module, _, attribute = name.rpartition(".")
+    return getattr(importlib.import_module(module), attribute)
 
 
 class JobQueue:
-    """Background jobs: an RQ queue for separate workers, or threads in this process (embedded mode).
-    Webhooks and builds get one thread each in-process, so webhook events apply in arrival order."""
+    """Background jobs by dotted name: an RQ queue for separate workers, or daemon threads in this
+    process (embedded mode), one per lane, so webhook events apply in arrival order and a stop never
+    waits for a build."""
 
     def __init__(self, redis: Redis, inline: bool) -> None:
         self.inline = inline
         self._redis = redis
-        self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._submitted = 0
+        self._lanes: dict[str, queue.Queue] = {}
         self._lock = threading.Lock()
 
-    def enqueue(self, lane: str, func, *args, **kwargs) -> None:
-        if self.inline:
-            with self._lock:
-                self._submitted += 1
-            self._pool(lane).submit(_run_logged, func, *args, **kwargs)
+    def enqueue(self, lane: str, job: str, *args, **kwargs) -> None:
+        if not self.inline:
+            from rq import Queue
+
+            Queue(QUEUE, connection=self._redis).enqueue(job, *args, **kwargs, job_timeout=3600,
+                                                         result_ttl=600, failure_ttl=86400)
             return
-        from rq import Queue
+        self._lane(lane).put((job, args, kwargs))
 
-        Queue(QUEUE, connection=self._redis).enqueue(func, *args, **kwargs, job_timeout=3600,
-                                                     result_ttl=600, failure_ttl=86400)
-
-    def _pool(self, lane: str) -> ThreadPoolExecutor:
+    def _lane(self, lane: str) -> queue.Queue:
         with self._lock:
-            if lane not in self._pools:
-                self._pools[lane] = ThreadPoolExecutor(1, thread_name_prefix=f"jobs-{lane}")
-            return self._pools[lane]
+            if lane not in self._lanes:
+                self._lanes[lane] = queue.Queue()
+                threading.Thread(target=_run_lane, args=(self._lanes[lane],), name=f"jobs-{lane}",
+                                 daemon=True).start()
+            return self._lanes[lane]
 
     def drain(self) -> None:
-        """Wait until in-process jobs are done, including jobs that jobs enqueued (tests, shutdown)."""
+        """Wait until in-process jobs are done, including jobs that jobs enqueued (tests)."""
         while True:
             with self._lock:
-                pools, submitted = list(self._pools.values()), self._submitted
-            for pool in pools:
-                pool.submit(lambda: None).result()
+                lanes = list(self._lanes.values())
+            for lane in lanes:
+                lane.join()
             with self._lock:
-                if self._submitted == submitted:
+                if all(lane.unfinished_tasks == 0 for lane in self._lanes.values()):
                     return
 
 
-def _run_logged(func, *args, **kwargs) -> None:
-    try:
-        func(*args, **kwargs)
-    except Exception:  # a failed job must not kill the worker thread; its reason goes to the log
-        log.exception("background job %s failed", getattr(func, "__name__", func))
+def _run_lane(jobs: queue.Queue) -> None:
+    while True:
+        name, args, kwargs = jobs.get()
+        try:
+            resolve(name)(*args, **kwargs)
+        except Exception:  # a failed job must not kill the lane; its reason goes to the log
+            log.exception("background job %s failed", name)
+        finally:
+            jobs.task_done()
+
+
+class Counters:
+    """The backend's counters for /metrics; safe to update from several threads."""
+
+    def __init__(self) -> None:
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            self._counts.update(amounts)
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._counts)
 
 
 class Context:
@@ -83,6 +115,9 @@ class Context:
         self._redis = redis
         self.credentials: dict[str, tuple[str, str]] = {}  # project -> (url, token), memory only
         self.versions: dict[str, str] = {}  # project -> last model_version, for when Redis is away
+        self.stopping = threading.Event()  # set when the process is asked to stop
+        self.metrics = Counters()
+        self._clients: dict[tuple[str, str], LabelStudioClient] = {}
         self._configs: dict[str, str] = {}
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
         self._lock = threading.Lock()
@@ -99,7 +134,41 @@ class Context:
     def jobs(self) -> JobQueue:
         return JobQueue(self.redis, self.settings.inline())
 
+    @cached_property
+    def pending(self) -> PendingPredictions:
+        threads = self.settings.predict_threads or max(16, 2 * self.settings.concurrency())
+        return PendingPredictions(threads, self.stopping)
+
+    @cached_property
+    def spool(self) -> WebhookSpool:
+        """Opened at start-up by the app, so events left by an earlier process are replayed at once."""
+        path = self.settings.data_dir / "spool" / f"{self.settings.redis_prefix}-webhooks.jsonl"
+        return WebhookSpool(path, lambda event: resolve("backend.jobs.apply_webhook")(event))
+
+    def label_studio(self, project: str) -> tuple[str, str] | None:
+        """Where and who to ask Label Studio's API as: the env's credentials, else those /setup sent."""
+        s = self.settings
+        if s.label_studio_url and s.label_studio_api_key:
+            return s.label_studio_url, s.label_studio_api_key.get_secret_value()
+        return self.credentials.get(project)
+
+    def ls_client(self, project: str) -> LabelStudioClient | None:
+        """A client of the project's Label Studio, made once per credentials; None without them."""
+        credentials = self.label_studio(project)
+        if credentials is None:
+            return None
+        with self._lock:
+            if credentials not in self._clients:
+                try:
+                    self._clients[credentials] = LabelStudioClient(*credentials)
+                except LabelStudioError as err:
+                    log.warning("project %s: %s", project, err)
+                    return None
+            return self._clients[credentials]
+
     def remember_config(self, project: str, label_config: str) -> None:
+        if self._configs.get(project) == label_config:
+            return
         self._configs[project] = label_config
         try:
             self.store.save_config(project, label_config)
@@ -114,42 +183,26 @@ class Context:
         except RedisError:
             return None
 
-    @cached_property
-    def spool(self) -> WebhookSpool:
-        from .jobs import apply_webhook  # jobs import this module
-
-        path = self.settings.data_dir / "spool" / f"{self.settings.redis_prefix}-webhooks.jsonl"
-        return WebhookSpool(path, apply_webhook)
-
     def submit_webhook(self, event: dict) -> None:
         """Queue a webhook event; while Redis is unreachable it waits in the spool on disk."""
-        from .jobs import webhook_job
-
         try:
-            self.jobs.enqueue("webhooks", webhook_job, event)
+            self.jobs.enqueue("webhooks", WEBHOOK_JOB, event)
         except RedisError:
             self.spool.add(event)
 
-    def library(self, project: str, lib_key: str, types: dict[str, str]) -> ExampleLibrary | None:
-        """The project's library for this key, from memory unless its revision moved on; while
-        Redis is unreachable, the last copy in memory."""
+    def library(self, project: str, lib_key: str, types: dict[str, str], revision: int | None
+                ) -> ExampleLibrary | None:
+        """The project's library for this key at `revision`, from memory unless the revision moved
+        on; None for `revision` means Redis is unreachable: the last copy in memory."""
         with self._lock:
             cached = self._libraries.get((project, lib_key))
-        try:
-            revision = self.store.revision(project)
-        except RedisError as err:
-            log.warning("Redis unreachable (%s): predicting with the library in memory", type(err).__name__)
+        if revision is None or (cached and cached[0] == revision):
             return cached[1] if cached else None
-        if cached and cached[0] == revision:
-            return cached[1]
         library = self.store.load(project, lib_key, types, self.runtime.embedder.name)
         if library is not None:
             with self._lock:
                 self._libraries[(project, lib_key)] = (revision, library)
         return library
-
-    def revision(self, project: str) -> int:
-        return self.store.revision(project)
 
 
 _CONTEXT: Context | None = None

@@ -23,13 +23,14 @@ class LabelStudioClient:
 
     def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
+        self._token = token
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
-        self._http.headers["Authorization"] = self._authorization(token)
+        self._http.headers["Authorization"] = self._authorization()
 
-    def _authorization(self, token: str) -> str:
-        if token.count(".") != 2:  # not a JWT: a legacy API token
-            return f"Token {token}"
-        response = self._http.post("/api/token/refresh", json={"refresh": token})
+    def _authorization(self) -> str:
+        if self._token.count(".") != 2:  # not a JWT: a legacy API token
+            return f"Token {self._token}"
+        response = self._send("POST", "/api/token/refresh", json={"refresh": self._token}, authorize=False)
         if response.status_code != 200:
             raise LabelStudioError(f"Label Studio refused the personal access token: HTTP {response.status_code}")
         return f"Bearer {response.json()['access']}"
@@ -54,15 +55,36 @@ class LabelStudioClient:
         return int(self.project(project).get("task_number") or 0)
 
     def create_prediction(self, task_id: int, prediction: dict) -> None:
-        response = self._http.post("/api/predictions", json={"task": task_id, **prediction})
+        response = self._send("POST", "/api/predictions", json={"task": task_id, **prediction})
         if response.status_code >= 300:
             raise LabelStudioError(f"posting a prediction for task {task_id} failed: HTTP {response.status_code}")
 
-    def _get(self, path: str, **kwargs) -> httpx.Response:
+    def read_text(self, url: str) -> str:
+        """A text behind a task's URL: Label Studio's own paths (uploads, local storage) with our
+        credentials, as Label Studio's own backends read them; other hosts without them."""
+        own = url.startswith("/") or url.startswith(self.url + "/")
         try:
-            response = self._http.get(path, **kwargs)
+            response = (self._send("GET", url.removeprefix(self.url)) if own
+                        else httpx.get(url, timeout=self._http.timeout, follow_redirects=True))
         except httpx.HTTPError as err:
-            raise LabelStudioError(f"cannot reach Label Studio at {self.url}: {err}") from err
+            raise LabelStudioError(f"cannot read {url}: {err}") from err
+        if response.status_code != 200:
+            raise LabelStudioError(f"cannot read {url}: HTTP {response.status_code}")
+        return response.text
+
+    def _get(self, path: str, **kwargs) -> httpx.Response:
+        response = self._send("GET", path, **kwargs)
         if response.status_code >= 400 and response.status_code != 404:
             raise LabelStudioError(f"GET {path} failed: HTTP {response.status_code}")
+        return response
+
+    def _send(self, method: str, path: str, *, authorize: bool = True, **kwargs) -> httpx.Response:
+        """One request; a personal access token's short-lived access token is renewed once on 401."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+            if response.status_code == 401 and authorize and self._token.count(".") == 2:
+                self._http.headers["Authorization"] = self._authorization()
+                response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise LabelStudioError(f"cannot reach Label Studio at {self.url}: {err}") from err
         return response

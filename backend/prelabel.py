@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .context import Context, get_context
 from .ls_api import LabelStudioClient, LabelStudioError
-from .model import ReverseNERModel
+from .model import SKIPPED, ReverseNERModel
 
 __all__ = ["prelabel_project", "prelabel_job"]
 
@@ -18,7 +18,8 @@ def prelabel_project(
     context: Context, project: str, client: LabelStudioClient, *, batch_size: int = 16,
     progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Predict every task of the project in batches and post the predictions; returns counts."""
+    """Predict every task of the project in batches and post the predictions; returns counts. A task
+    whose prediction failed gets none and is counted in `failed`."""
     label_config = client.project(project).get("label_config")
     if not label_config:
         raise LabelStudioError(f"project {project} has no label config")
@@ -26,7 +27,7 @@ def prelabel_project(
     model.setup()
     if on_total:
         on_total(client.count_tasks(project))
-    counts = {"tasks": 0, "predictions": 0, "entities": 0}
+    counts = {"tasks": 0, "predictions": 0, "entities": 0, "failed": 0}
     batch: list[dict] = []
     for task in client.iter_tasks(project):
         batch.append(task)
@@ -39,7 +40,10 @@ def prelabel_project(
 def _flush(model, client, batch: list[dict], counts: dict, progress) -> None:
     if not batch:
         return
-    for task, prediction in zip(batch, model.predict(batch), strict=True):
+    for task, prediction in zip(batch, model.predict(batch, deadline=None), strict=True):
+        if prediction is SKIPPED:  # the LLM failed for it; the model logged why
+            counts["failed"] += 1
+            continue
         client.create_prediction(task["id"], prediction)
         counts["predictions"] += 1
         counts["entities"] += len(prediction["result"])

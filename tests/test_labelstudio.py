@@ -56,7 +56,7 @@ def test_ids_are_stable_and_distinct():
 
 
 def test_prediction_shape_and_mean_score():
-    result = prediction(TEXT, [ANNA, ROME], model_version="reversener-abc123")
+    result = prediction(to_results(TEXT, [ANNA, ROME]), model_version="reversener-abc123")
     assert set(result) == {"result", "score", "model_version"}
     assert result["result"] == to_results(TEXT, [ANNA, ROME])
     assert result["score"] == pytest.approx(0.625)
@@ -64,16 +64,17 @@ def test_prediction_shape_and_mean_score():
 
 
 def test_prediction_without_spans_is_confident_and_empty():
-    assert prediction(TEXT, [], "v1") == {"result": [], "score": 1.0, "model_version": "v1"}
+    assert prediction([], "v1") == {"result": [], "score": 1.0, "model_version": "v1"}
 
 
-def test_prediction_passes_control_names():
-    result = prediction(TEXT, [ANNA], "v1", from_name="ner", to_name="doc")
-    assert result["result"][0]["from_name"] == "ner" and result["result"][0]["to_name"] == "doc"
+def test_prediction_keeps_the_regions_of_several_controls():
+    regions = to_results(TEXT, [ANNA], "ner", "doc") + to_results(TEXT, [ROME], "place", "doc")
+    result = prediction(regions, "v1")
+    assert [(r["from_name"], r["to_name"]) for r in result["result"]] == [("ner", "doc"), ("place", "doc")]
 
 
 def test_round_trip():
-    results = prediction(TEXT, [ANNA, ROME], "v1")["result"]
+    results = prediction(to_results(TEXT, [ANNA, ROME]), "v1")["result"]
     assert spans_from_results(TEXT, results, TYPES) == [ANNA, ROME]
     assert all(s.score == 1.0 for s in spans_from_results(TEXT, results, TYPES))  # human labels are certain
 

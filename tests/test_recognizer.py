@@ -116,13 +116,25 @@ def test_self_consistency_votes_per_span_and_type():
     assert any("no JSON" in p for p in found.problems)
 
 
-def test_a_failed_llm_call_gives_an_empty_prediction_with_the_reason():
+def test_a_failed_llm_call_is_an_error_not_an_empty_prediction():
     def respond(request, i):
         return LLMError("timed out") if "Oslo" in prompt_of(request) else _entities(("Bob", "PER"))
 
     found = Recognizer(ScriptedLLM(respond), FakeEmbedder(), TYPES).recognize(["Bob is here.", "Oslo."])
-    assert found[0].spans == (Span(0, 3, "PER"),) and not found[0].problems
-    assert found[1].spans == () and "timed out" in found[1].problems[0]
+    assert found[0].spans == (Span(0, 3, "PER"),) and not found[0].problems and found[0].error is None
+    assert found[1].spans == () and "timed out" in found[1].error
+
+
+def test_an_unreadable_answer_is_an_error_unless_another_sample_was_read():
+    def respond(request, i):
+        return "I think Bob is a person" if i == 0 or "Oslo" in prompt_of(request) else _entities(("Bob", "PER"))
+
+    greedy = Recognizer(ScriptedLLM(respond), FakeEmbedder(), TYPES).recognize(["Bob is here."])[0]
+    assert "no JSON" in greedy.error
+    voted = Recognizer(ScriptedLLM(respond), FakeEmbedder(), TYPES, config=MethodConfig(samples=3, vote_threshold=0.5))
+    found, unreadable = voted.recognize(["Bob is here.", "Oslo."])
+    assert found.error is None and found.spans == (Span(0, 3, "PER", 2 / 3),) and found.problems
+    assert "no JSON" in unreadable.error
 
 
 def test_long_texts_are_chunked_and_offsets_map_back():

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 
 # litellm otherwise fetches its model price map from the network at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -24,7 +24,7 @@ from ..errors import LLMError, LLMTimeout  # noqa: E402
 from .cache import Answer, ResponseCache, cache_key  # noqa: E402
 from .client import LLMClient, LLMRequest, LLMStats, Progress  # noqa: E402
 
-__all__ = ["LiteLLMGateway"]
+__all__ = ["LiteLLMGateway", "stop_all"]
 
 log = logging.getLogger(__name__)
 litellm.suppress_debug_info = True
@@ -78,9 +78,15 @@ class LiteLLMGateway:
         self, requests: Sequence[LLMRequest], progress: Progress | None = None, *, priority: int = 0
     ) -> list[list[str] | LLMError]:
         """Answers in request order; with `priority` > 0 the calls wait behind those of lower priority."""
-        work = self._complete_all(requests, progress, priority)
-        future: Future = asyncio.run_coroutine_threadsafe(work, _shared_loop())
-        return future.result()
+        if not _STOPPING.is_set():
+            work = self._complete_all(requests, progress, priority)
+            future: Future = asyncio.run_coroutine_threadsafe(work, _shared_loop())
+            try:
+                return future.result()
+            except CancelledError:
+                if not _STOPPING.is_set():
+                    raise
+        return [LLMError(f"{self.model}: the process is stopping; call abandoned") for _ in requests]
 
     def background(self) -> LLMClient:
         """A view of this gateway whose calls yield to interactive ones (library builds, batch jobs)."""
@@ -142,9 +148,17 @@ class LiteLLMGateway:
     async def _call(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
         deadline = time.monotonic() + self._budget
         for attempt in range(self._retries + 1):
+            if _STOPPING.is_set():
+                raise LLMError(f"{self.model}: the process is stopping; call abandoned")
             try:
                 return await self._call_once(messages, params, n=n, seed=seed)
+            except asyncio.CancelledError:
+                if _STOPPING.is_set():  # stop_all() cancelled it: abandoned, not retried
+                    raise LLMError(f"{self.model}: the process is stopping; call abandoned") from None
+                raise
             except _TRANSIENT as err:
+                if _STOPPING.is_set():
+                    raise LLMError(f"{self.model}: the process is stopping; call abandoned") from err
                 delay = self._backoff * 2**attempt * (0.5 + random.random())
                 if attempt == self._retries or time.monotonic() + delay > deadline:
                     kind = LLMTimeout if isinstance(err, litellm.exceptions.Timeout) else LLMError
@@ -234,6 +248,17 @@ class _Background:
 
 _LOOP: asyncio.AbstractEventLoop | None = None
 _LOOP_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_all() -> None:
+    """The process is stopping: cancel every call in flight and refuse new ones, so no work is
+    retried while the interpreter shuts down and nothing waits for an answer that will not come."""
+    _STOPPING.set()
+    with _LOOP_LOCK:
+        loop = _LOOP
+    if loop is not None and loop.is_running():
+        loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
 
 
 def _shared_loop() -> asyncio.AbstractEventLoop:

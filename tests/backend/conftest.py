@@ -80,6 +80,31 @@ def client(context):
     return create_app(context).test_client()
 
 
+@pytest.fixture
+def context_for(redis_client, tmp_path):
+    """A backend context whose LLM answers with the given responder; settings may be overridden."""
+    servers, contexts = [], []
+
+    def make(responder, latency: float = 0.0, **overrides) -> Context:
+        server = FakeOpenAIServer(responder, latency=latency).__enter__()
+        servers.append(server)
+        settings = BackendSettings(**{
+            "llm_model": "openai/fake", "llm_api_base": server.api_base, "llm_api_key": "sk-secret-key",
+            "llm_cache": False, "llm_retries": 1, "data_dir": tmp_path, "redis_prefix": f"rel-{uuid.uuid4().hex[:6]}",
+            "jobs_inline": True, "feature_sentences": 2, "entities_per_type": 2,
+            "label_studio_url": None, "label_studio_api_key": None, **overrides})
+        context = Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=redis_client)
+        context.llm_server = server
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.stopping.set()  # abandon what a test left running in the background
+    for server in servers:
+        server.__exit__()
+
+
 # --- a real Label Studio and a production-style backend, shared by the end-to-end tests ---
 
 

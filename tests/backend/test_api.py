@@ -42,7 +42,7 @@ def test_predict_answers_one_prediction_per_task_in_order(client):
     assert regions(results[0]) == {("Angela Merkel", "PER"), ("Siemens", "ORG"), ("Berlin", "LOC")}
     assert regions(results[2]) == {("Reuters", "ORG"), ("Bob", "PER"), ("Oslo", "LOC")}
     for result in results:
-        assert result["model_version"].startswith("zero-shot (library building)")
+        assert result["model_version"] == "zero-shot"  # until the library is built
         for region in result["result"]:
             assert region["from_name"] == "label" and region["to_name"] == "text" and region["type"] == "labels"
             assert 0 < region["score"] <= 1
@@ -111,9 +111,10 @@ def test_a_correction_becomes_a_demonstration_for_the_next_prediction(client, co
     assert human.id == "ann-501@label" and human.source == "human"
     assert [(human.text[s.start:s.end], s.label) for s in human.spans] == [("Zorblat Qu", "PER"), ("Vexmoor Co", "ORG")]
 
+    novel["tasks"] = [{"id": 2, "data": {"text": "Zorblat Qu left Vexmoor Co in May."}}]
     after = client.post("/predict", json=novel).get_json()["results"][0]
     assert regions(after) == {("Zorblat Qu", "PER"), ("Vexmoor Co", "ORG")}
-    assert after["model_version"] != before["model_version"]
+    assert after["model_version"] == before["model_version"]  # a new version only every VERSION_EVERY
     shown = " ".join(m["content"] for m in llm_server.requests[-1]["messages"])
     assert "Zorblat Qu was hired by Vexmoor Co" in shown
 

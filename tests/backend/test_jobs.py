@@ -91,6 +91,6 @@ def test_prelabel_posts_one_prediction_per_task_in_batches(context):
     client = FakeLabelStudio(texts)
     seen, totals = [], []
     counts = prelabel_project(context, "7", client, batch_size=3, progress=seen.append, on_total=totals.append)
-    assert counts == {"tasks": 7, "predictions": 7, "entities": 21}
+    assert counts == {"tasks": 7, "predictions": 7, "entities": 21, "failed": 0}
     assert [task for task, _ in client.posted] == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
     assert all(p["model_version"] and len(p["result"]) == 3 for _, p in client.posted)

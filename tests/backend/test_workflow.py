@@ -1,0 +1,202 @@
+"""What an annotator meets: a deadline on /predict, late tasks finished and written back, failures
+that are never stored as predictions, honest library builds, and a model_version that does not
+change on every correction."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from backend.app import create_app
+from backend.model import ReverseNERModel
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import Reply
+
+from .conftest import LABEL_CONFIG
+from .test_api import payload, regions
+
+TEXTS = [f"Anna met Bob in Oslo on day {i}." for i in range(6)]
+
+
+def _body(texts, project="3.1"):
+    return {"project": project, "label_config": LABEL_CONFIG,
+            "tasks": [{"id": 100 + i, "data": {"text": t}} for i, t in enumerate(texts)]}
+
+
+def _wait_for(condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class RecordingLabelStudio:
+    """Stands in for Label Studio's API client: records the predictions written back."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[int, dict]] = []
+        self._lock = threading.Lock()
+
+    def create_prediction(self, task_id, prediction) -> None:
+        with self._lock:
+            self.posted.append((task_id, prediction))
+
+
+def test_tasks_past_the_deadline_are_skipped_then_written_back_and_kept(context_for):
+    context = context_for(answer, latency=0.4, predict_deadline=1.0, llm_concurrency=2)
+    label_studio = RecordingLabelStudio()
+    context.ls_client = lambda project: label_studio
+    client = create_app(context).test_client()
+
+    started = time.monotonic()
+    first = client.post("/predict", json=_body(TEXTS)).get_json()
+    assert time.monotonic() - started < 3.0  # the deadline, not the work, bounds the request
+    answered = [r for r in first["results"] if r != []]
+    assert len(first["results"]) == 6 and 0 < len(answered) < 6
+    assert all(r["model_version"] == first["model_version"] for r in answered)
+    assert all(regions(r) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")} for r in answered)
+
+    late = {100 + i for i, r in enumerate(first["results"]) if r == []}
+    assert _wait_for(lambda: len(label_studio.posted) == len(late))
+    assert {task for task, _ in label_studio.posted} == late  # each late task once, none answered twice
+    assert all(p["model_version"] == first["model_version"] for _, p in label_studio.posted)
+
+    calls = len(context.llm_server.requests)
+    again = client.post("/predict", json=_body(TEXTS)).get_json()
+    assert all(r != [] for r in again["results"])  # all kept: answered at once
+    assert len(context.llm_server.requests) == calls
+    metrics = client.get("/metrics").get_json()["backend"]
+    assert metrics["predict_late_tasks"] == len(late) and metrics["predictions_written_back"] == len(late)
+
+
+def test_a_task_asked_again_while_it_runs_is_computed_once(context_for):
+    context = context_for(answer, latency=0.5, predict_deadline=0.2)
+    client = create_app(context).test_client()
+    body = _body(TEXTS[:1])
+    assert client.post("/predict", json=body).get_json()["results"] == [[]]
+    assert client.post("/predict", json=body).get_json()["results"] == [[]]
+    assert _wait_for(lambda: client.post("/predict", json=body).get_json()["results"] != [[]])
+    recognitions = [r for r in context.llm_server.requests if r["messages"][-1]["content"].startswith("Text: ")]
+    assert len(recognitions) == 1
+
+
+def test_a_down_llm_gives_no_prediction_and_the_next_click_predicts(context_for):
+    down = {"on": True}
+    context = context_for(lambda body: Reply(status=500) if down["on"] else answer(body), llm_retries=0)
+    client = create_app(context).test_client()
+
+    results = client.post("/predict", json=_body(TEXTS[:3])).get_json()["results"]
+    assert results == [[], [], []]  # Label Studio stores nothing and asks again
+    assert client.get("/metrics").get_json()["backend"]["predict_failed_tasks"] == 3
+
+    down["on"] = False
+    results = client.post("/predict", json=_body(TEXTS[:3])).get_json()["results"]
+    assert all(regions(r) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")} for r in results)
+
+
+def test_an_answer_that_is_not_json_is_a_failure_and_an_empty_one_a_prediction(context_for, caplog):
+    def respond(body):
+        text = body["messages"][-1]["content"]
+        if "Bob" in text:
+            return "Sure! Bob is a person."
+        if "nothing" in text:
+            return json.dumps({"entities": []})
+        return answer(body)
+
+    client = create_app(context_for(respond)).test_client()
+    results = client.post("/predict", json=_body(["Bob waved.", "There is nothing here.", "Anna sang."])).get_json()
+    garbage, empty, found = results["results"]
+    assert garbage == []
+    assert empty["result"] == [] and empty["model_version"] == results["model_version"]
+    assert regions(found) == {("Anna", "PER")}
+    assert any("task 100: no prediction" in r.message and "no JSON" in r.message for r in caplog.records)
+
+
+def test_a_build_during_an_outage_fails_saves_nothing_and_is_retried(context_for):
+    down = {"on": True}
+
+    def respond(body):
+        text = body["messages"][-1]["content"]
+        if down["on"] and not text.startswith("Text: "):  # predictions work, the build's calls fail
+            return Reply(status=500)
+        return answer(body)
+
+    context = context_for(respond, llm_retries=0)
+    client = create_app(context).test_client()
+    first = client.post("/predict", json=payload("predict")).get_json()
+    context.jobs.drain()
+    model = ReverseNERModel("7", LABEL_CONFIG, context)
+    model.setup()
+    key = model.keys()[0]
+    status = context.store.status("7", key)
+    assert status["state"] == "failed" and status["attempts"] == 1 and status["retry_at"] > time.time()
+    assert context.store.library_meta("7", key) is None
+    assert first["model_version"] == "zero-shot"
+
+    down["on"] = False
+    client.post("/predict", json=payload("predict"))  # within the backoff: not tried again
+    context.jobs.drain()
+    assert context.store.status("7", key)["state"] == "failed"
+
+    context.store.set_status("7", key, "failed", attempts=1, retry_at=time.time() - 1)  # the backoff is over
+    client.post("/predict", json=payload("predict"))
+    context.jobs.drain()
+    assert context.store.status("7", key)["state"] == "done"
+    assert client.post("/predict", json=payload("predict")).get_json()["model_version"].startswith("reversener-")
+
+
+def test_one_model_version_per_response_even_when_a_build_lands_mid_request(context_for):
+    context = context_for(answer, latency=0.05)
+    client = create_app(context).test_client()
+    body = _body(TEXTS)
+    body["project"] = "7.1"
+    response = client.post("/predict", json=body).get_json()
+    context.jobs.drain()
+    assert {r["model_version"] for r in response["results"]} == {response["model_version"]}
+
+
+def test_model_version_moves_every_n_corrections_and_on_start_training(context_for):
+    context = context_for(answer, version_every=3)
+    client = create_app(context).test_client()
+
+    def version():
+        return client.post("/setup", json=payload("setup")).get_json()["model_version"]
+
+    def correct(annotation_id):
+        event = payload("annotation_created")
+        event["annotation"]["id"] = annotation_id
+        assert client.post("/webhook", json=event).status_code == 201
+        context.jobs.drain()
+
+    start = version()
+    correct(1)
+    correct(2)
+    assert version() == start  # two corrections: predictions stay current in Label Studio
+    correct(3)
+    third = version()
+    assert third != start and third.endswith(".g1")
+    assert client.post("/webhook", json=payload("start_training")).status_code == 201
+    context.jobs.drain()
+    assert version().endswith(".g2")
+
+
+def test_versions_lists_the_current_model_version(client):
+    version = client.post("/setup", json=payload("setup")).get_json()["model_version"]
+    assert client.get("/versions").get_json() == {"versions": [version]}
+    assert client.get("/versions?project=7.1").get_json() == {"versions": [version]}
+
+
+def test_deeply_nested_json_is_a_400_on_every_post_route(client):
+    deep = "[" * 100_000 + "]" * 100_000
+    for route in ("/setup", "/predict", "/webhook"):
+        response = client.post(route, data=deep, content_type="application/json")
+        assert response.status_code == 400, route
+        assert "nested too deeply" in response.get_json()["message"]
+
+
+def test_json_sent_as_text_plain_is_accepted(client):
+    response = client.post("/predict", data=json.dumps(payload("predict")), content_type="text/plain")
+    assert response.status_code == 200 and len(response.get_json()["results"]) == 3
