@@ -142,7 +142,9 @@ def label_studio(tmp_path_factory):
     if not LS_BIN.exists():
         pytest.skip(f"Label Studio is not installed at {LS_BIN}: run `make .venv-ls`")
     data, port = tmp_path_factory.mktemp("label-studio"), free_port()
+    # ML_TIMEOUT_PREDICT is 100 s by default; 20 s here keeps a test of the deadline short.
     env = {"LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+           "ML_TIMEOUT_PREDICT": "20",
            "ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false", "DJANGO_DB": "sqlite"}
     process = _start([str(LS_BIN), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
                       "--data-dir", str(data), "--username", LS_USER, "--password", LS_PASSWORD,

@@ -12,11 +12,17 @@ import json
 import time
 from pathlib import Path
 
+import sys
+
 import httpx
 import pytest
 
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
+from reversener.llm.local import free_port
+
 from .conftest import LS_TOKEN as TOKEN
-from .conftest import ROOT
+from .conftest import ROOT, _start, _stop, _wait
 TEXTS = [
     "Angela Merkel met officials of Siemens in Berlin on Monday.",
     "Reuters reported that Bob had left Oslo for good.",
@@ -87,3 +93,90 @@ def test_predictions_and_corrections_through_a_real_label_studio(label_studio, l
     assert "POST /webhook" in log and TOKEN not in log
     assert "library" in log and "could not fetch tasks" not in log  # texts came from the API
     assert json.loads(httpx.get(f"{ls_backend['url']}/health").text)["redis"] == "ok"
+
+
+@pytest.fixture(scope="module")
+def slow_backend(label_studio, tmp_path_factory):
+    """A backend whose scripted LLM is slow enough that 30 tasks outlast a 5 s deadline, and can be
+    switched off (every call answers 500) and on again."""
+    data, port = tmp_path_factory.mktemp("slow-backend"), free_port()
+    llm_state = {"down": False}
+
+    def respond(body):
+        return Reply(status=500) if llm_state["down"] else answer(body)
+
+    with FakeOpenAIServer(respond, latency=0.4) as llm:
+        env = {"LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
+               "LLM_CONCURRENCY": "2", "LLM_RETRIES": "0", "LLM_CACHE": "false", "PREDICT_DEADLINE": "5",
+               "DATA_DIR": str(data), "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN,
+               "FEATURE_SENTENCES": "3", "HOST": "127.0.0.1"}
+        process = _start([sys.executable, "-m", "backend", "serve", "--port", str(port)], env, data / "backend.log")
+        try:
+            _wait(f"http://127.0.0.1:{port}/health", 120, process)
+            yield {"url": f"http://127.0.0.1:{port}", "data": data, "llm": llm, "state": llm_state}
+        finally:
+            _stop(process)
+
+
+def _project_with_tasks(api: httpx.Client, backend_url: str, texts: list[str]) -> int:
+    config = (ROOT / "label_config.xml").read_text("utf-8")
+    project = api.post("/api/projects", json={"title": "slow", "label_config": config}).json()["id"]
+    assert api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts]).json()["task_count"] == len(texts)
+    connected = api.post("/api/ml", json={"project": project, "url": backend_url, "title": "reversener"})
+    assert connected.json()["readable_state"] == "Connected"
+    return project
+
+
+def _retrieve(api: httpx.Client, project: int) -> float:
+    started = time.monotonic()
+    response = api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
+                        json={"selectedItems": {"all": True, "excluded": []}})
+    assert response.status_code == 200, response.text
+    return time.monotonic() - started
+
+
+def _predictions(api: httpx.Client, project: int) -> dict[int, list[dict]]:
+    found: dict[int, list[dict]] = {}
+    for prediction in api.get("/api/predictions", params={"project": project}).json():
+        found.setdefault(prediction["task"], []).append(prediction)
+    return found
+
+
+def test_one_click_predicts_30_tasks_though_they_outlast_the_deadline(label_studio, slow_backend):
+    api = _api(label_studio)
+    texts = [f"Angela Merkel met Bob in Oslo, meeting {i}." for i in range(30)]
+    project = _project_with_tasks(api, slow_backend["url"], texts)
+
+    took = _retrieve(api, project)
+    assert took < 20  # Label Studio's ML_TIMEOUT_PREDICT is 20 s in this test; the deadline 5 s
+    in_click = len(_predictions(api, project))
+    assert 0 < in_click < 30  # the rest went on in the background
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(_predictions(api, project)) < 30:
+        time.sleep(0.5)
+    predictions = _predictions(api, project)
+    tasks = {t["id"]: t for t in api.get("/api/tasks", params={"project": project, "page_size": 100}).json()["tasks"]}
+    assert set(predictions) == set(tasks) and all(len(p) == 1 for p in predictions.values())
+    for task_id, [prediction] in predictions.items():
+        text = tasks[task_id]["data"]["text"]
+        found = {(r["value"]["text"], r["value"]["labels"][0]) for r in prediction["result"]}
+        assert found == {("Angela Merkel", "PER"), ("Bob", "PER"), ("Oslo", "LOC")}
+        assert all(text[r["value"]["start"]:r["value"]["end"]] == r["value"]["text"] for r in prediction["result"])
+
+
+def test_with_the_llm_down_nothing_is_stored_and_the_next_click_predicts_all(label_studio, slow_backend):
+    api = _api(label_studio)
+    project = _project_with_tasks(api, slow_backend["url"], [f"Anna flew to Rome, trip {i}." for i in range(6)])
+    slow_backend["state"]["down"] = True
+    try:
+        _retrieve(api, project)
+        time.sleep(3)  # nothing may arrive later either
+        assert _predictions(api, project) == {}
+    finally:
+        slow_backend["state"]["down"] = False
+    _retrieve(api, project)
+    predictions = _predictions(api, project)
+    assert len(predictions) == 6 and all(len(p) == 1 for p in predictions.values())
+    assert all({r["value"]["text"] for r in p[0]["result"]} == {"Anna", "Rome"} for p in predictions.values())
+    log = (slow_backend["data"] / "backend.log").read_text(errors="replace")
+    assert "no prediction: LLM failed" in log
