@@ -12,7 +12,7 @@ from reversener.cli import app
 from reversener.library import ExampleLibrary
 
 from reversener.devtools.fake_answers import answer
-from reversener.devtools.fake_openai import FakeOpenAIServer
+from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()
@@ -118,3 +118,60 @@ def test_a_missing_input_or_bad_definitions_file_is_a_usage_error(llm_server, tm
     defs.write_text('["not", "a", "mapping"]')
     bad = runner.invoke(app, ["annotate", str(DATA / "cli_tasks.json"), "--definitions", str(defs)], env=wide)
     assert bad.exit_code == 2 and "must map each type" in bad.output
+
+
+@pytest.fixture
+def flaky_llm(monkeypatch, tmp_path):
+    """An LLM that answers 500 for any text naming Oslo and for every call while `down` is set."""
+    state = {"down": False}
+
+    def respond(body):
+        down = state["down"] or "Oslo" in body["messages"][-1]["content"]
+        return Reply(status=500) if down else answer(body)
+
+    with FakeOpenAIServer(respond) as server:
+        for name, value in {"LLM_MODEL": "openai/fake", "LLM_API_BASE": server.api_base, "LLM_API_KEY": "sk-test",
+                            "DATA_DIR": str(tmp_path / "data"), "LLM_RETRIES": "0", "LLM_CACHE": "false"}.items():
+            monkeypatch.setenv(name, value)
+        yield server, state
+
+
+def test_a_failed_task_gets_no_prediction_and_exit_code_1(flaky_llm, tmp_path):
+    out = tmp_path / "p.json"
+    wide = {"COLUMNS": "400"}
+    result = runner.invoke(app, ["annotate", str(DATA / "cli_tasks.json"), "-o", str(out), "--zero-shot"], env=wide)
+    assert result.exit_code == 1
+    assert "task 3: no prediction: LLM failed" in result.output and "1 tasks failed" in result.output
+    tasks = json.loads(out.read_text())  # the rest is written, nothing is lost
+    assert ["predictions" in t for t in tasks] == [True, True, False, True]
+    partial = runner.invoke(app, ["annotate", str(DATA / "cli_tasks.json"), "-o", str(out), "--zero-shot",
+                                  "--allow-partial"], env=wide)
+    assert partial.exit_code == 0 and "3 of 4 tasks predicted" in partial.output
+
+
+def test_an_llm_down_for_the_whole_run_predicts_nothing_and_says_so(flaky_llm, tmp_path):
+    _, state = flaky_llm
+    state["down"] = True
+    result = runner.invoke(app, ["annotate", str(DATA / "cli_tasks.json"), "-o", str(tmp_path / "p.json")],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == 1
+    assert "library build:" in result.output and "0 of 4 tasks predicted" in result.output
+    assert not any("predictions" in t for t in json.loads((tmp_path / "p.json").read_text()))
+
+
+def test_an_unwritable_output_fails_before_any_llm_call(llm_server, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    result = runner.invoke(app, ["annotate", str(DATA / "cli_tasks.json"), "-o", str(blocked / "out.json")],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "cannot write" in result.output
+    assert llm_server.requests == []
+
+
+def test_a_text_longer_than_max_chunks_says_how_much_was_predicted(llm_server, tmp_path):
+    tasks = tmp_path / "long.json"
+    tasks.write_text(json.dumps([{"id": 1, "data": {"text": "Bob went home. " * 10}}]))
+    result = runner.invoke(app, ["annotate", str(tasks), "-o", str(tmp_path / "p.json"), "--zero-shot"],
+                           env={"COLUMNS": "400", "MAX_CHUNKS": "3"})
+    assert result.exit_code == 0
+    assert "task 1: text too long: predicted its first 3 of 10 chunks (characters 0-45 of 150)" in result.output

@@ -11,6 +11,8 @@ from backend.context import QUEUE, JobQueue, set_context
 from backend.jobs import build_library_job, webhook_job
 from backend.model import ReverseNERModel
 from backend.prelabel import prelabel_project
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import Reply
 
 from .conftest import LABEL_CONFIG
 from .test_api import payload
@@ -94,3 +96,14 @@ def test_prelabel_posts_one_prediction_per_task_in_batches(context):
     assert counts == {"tasks": 7, "predictions": 7, "entities": 21, "failed": 0}
     assert [task for task, _ in client.posted] == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
     assert all(p["model_version"] and len(p["result"]) == 3 for _, p in client.posted)
+
+
+def test_prelabel_posts_nothing_for_a_failed_task_and_counts_it(context_for):
+    def respond(body):
+        return Reply(status=500) if "Oslo" in body["messages"][-1]["content"] else answer(body)
+
+    context = context_for(respond, llm_retries=0, predict_deadline=0.01)  # prelabel waits, whatever the deadline
+    client = FakeLabelStudio(["Bob met Anna.", "Bob left Oslo.", "Anna is in Rome."])
+    counts = prelabel_project(context, "7", client, batch_size=2)
+    assert counts == {"tasks": 3, "predictions": 2, "entities": 4, "failed": 1}
+    assert [task for task, _ in client.posted] == [1, 3]
