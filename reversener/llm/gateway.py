@@ -101,7 +101,7 @@ class LiteLLMGateway:
                 return await self._complete_one(request)
             except LLMError as err:
                 self.stats.add(failures=1)
-                log.warning("LLM request failed after retries: %s", err)
+                log.log(logging.INFO if _STOPPING.is_set() else logging.WARNING, "LLM request failed: %s", err)
                 return err
             finally:
                 if progress is not None:
