@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
-
-import httpx
 
 import pytest
 from redis import Redis
@@ -19,18 +13,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from backend.app import create_app
 from backend.context import Context
 from backend.settings import BackendSettings
-from reversener.llm.local import free_port
 from reversener.runtime import Runtime
 
 from reversener.devtools.fake_answers import answer
+from reversener.devtools import stack
 from reversener.devtools.fake_openai import FakeOpenAIServer
+from reversener.devtools.stack import LS_TOKEN
 from ..scripted_llm import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
 LABEL_CONFIG = (ROOT / "label_config.xml").read_text("utf-8")
 LS_BIN = Path(os.environ.get("LABEL_STUDIO_BIN", ROOT / ".venv-ls" / "bin" / "label-studio"))
-LS_TOKEN = "e2e-token-0123456789"
-LS_USER, LS_PASSWORD = "admin@example.com", "e2e-password-1"
 
 
 @pytest.fixture(scope="session")
@@ -108,66 +101,20 @@ def context_for(redis_client, tmp_path):
 # --- a real Label Studio and a production-style backend, shared by the end-to-end tests ---
 
 
-def _wait(url: str, seconds: float, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"{url} did not answer within {seconds:.0f}s")
-
-
-def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    inherited = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # the embedded default
-    return subprocess.Popen(command, env={**inherited, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory):
     if not LS_BIN.exists():
         pytest.skip(f"Label Studio is not installed at {LS_BIN}: run `make .venv-ls`")
-    data, port = tmp_path_factory.mktemp("label-studio"), free_port()
     # ML_TIMEOUT_PREDICT is 100 s by default; 20 s here keeps a test of the deadline short.
-    env = {"LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-           "ML_TIMEOUT_PREDICT": "20",
-           "ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false", "DJANGO_DB": "sqlite"}
-    process = _start([str(LS_BIN), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-                      "--data-dir", str(data), "--username", LS_USER, "--password", LS_PASSWORD,
-                      "--user-token", LS_TOKEN], env, data / "label-studio.log")
-    try:
-        _wait(f"http://127.0.0.1:{port}/health", 240, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(process)
+    with stack.label_studio(LS_BIN, tmp_path_factory.mktemp("label-studio"), ML_TIMEOUT_PREDICT="20") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def ls_backend(label_studio, tmp_path_factory):
-    data, port = tmp_path_factory.mktemp("backend"), free_port()
+    data = tmp_path_factory.mktemp("backend")
     with FakeOpenAIServer(answer) as llm:
         env = {"LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
-               "DATA_DIR": str(data), "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": LS_TOKEN,
-               "FEATURE_SENTENCES": "3", "HOST": "127.0.0.1"}
-        process = _start([sys.executable, "-m", "backend", "serve", "--port", str(port)], env, data / "backend.log")
-        try:
-            _wait(f"http://127.0.0.1:{port}/health", 120, process)
-            yield {"url": f"http://127.0.0.1:{port}", "data": data, "llm": llm}
-        finally:
-            _stop(process)
-
-
+               "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": LS_TOKEN, "FEATURE_SENTENCES": "3"}
+        with stack.backend(data, env) as url:
+            yield {"url": url, "data": data, "llm": llm}

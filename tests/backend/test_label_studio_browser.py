@@ -15,7 +15,9 @@ import time
 import httpx
 import pytest
 
-from .conftest import LABEL_CONFIG, LS_PASSWORD, LS_TOKEN, LS_USER
+from reversener.devtools.stack import LS_PASSWORD, LS_TOKEN, LS_USER
+
+from .conftest import LABEL_CONFIG
 
 pytestmark = [pytest.mark.label_studio, pytest.mark.browser, pytest.mark.timeout(600)]
 

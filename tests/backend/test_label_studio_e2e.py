@@ -12,17 +12,15 @@ import json
 import time
 from pathlib import Path
 
-import sys
-
 import httpx
 import pytest
 
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
-from reversener.llm.local import free_port
+from reversener.devtools import stack
+from reversener.devtools.stack import LS_TOKEN as TOKEN
 
-from .conftest import LS_TOKEN as TOKEN
-from .conftest import ROOT, _start, _stop, _wait
+from .conftest import ROOT
 TEXTS = [
     "Angela Merkel met officials of Siemens in Berlin on Monday.",
     "Reuters reported that Bob had left Oslo for good.",
@@ -99,7 +97,7 @@ def test_predictions_and_corrections_through_a_real_label_studio(label_studio, l
 def slow_backend(label_studio, tmp_path_factory):
     """A backend whose scripted LLM is slow enough that 30 tasks outlast a 5 s deadline, and can be
     switched off (every call answers 500) and on again."""
-    data, port = tmp_path_factory.mktemp("slow-backend"), free_port()
+    data = tmp_path_factory.mktemp("slow-backend")
     llm_state = {"down": False}
 
     def respond(body):
@@ -108,14 +106,9 @@ def slow_backend(label_studio, tmp_path_factory):
     with FakeOpenAIServer(respond, latency=0.4) as llm:
         env = {"LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
                "LLM_CONCURRENCY": "2", "LLM_RETRIES": "0", "LLM_CACHE": "false", "PREDICT_DEADLINE": "5",
-               "DATA_DIR": str(data), "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN,
-               "FEATURE_SENTENCES": "3", "HOST": "127.0.0.1"}
-        process = _start([sys.executable, "-m", "backend", "serve", "--port", str(port)], env, data / "backend.log")
-        try:
-            _wait(f"http://127.0.0.1:{port}/health", 120, process)
-            yield {"url": f"http://127.0.0.1:{port}", "data": data, "llm": llm, "state": llm_state}
-        finally:
-            _stop(process)
+               "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN, "FEATURE_SENTENCES": "3"}
+        with stack.backend(data, env) as url:
+            yield {"url": url, "data": data, "llm": llm, "state": llm_state}
 
 
 def _project_with_tasks(api: httpx.Client, backend_url: str, texts: list[str]) -> int:

@@ -18,7 +18,7 @@ from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer
 from reversener.llm.local import free_port
 
-from .conftest import _wait
+from reversener.devtools.stack import wait_until_up
 from .test_api import payload
 
 pytestmark = pytest.mark.timeout(300)
@@ -39,7 +39,7 @@ def _serve(data: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(port)], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    _wait(f"{url}/health", 120, process)
+    wait_until_up(f"{url}/health", 120, process)
     return process, url
 
 
