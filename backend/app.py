@@ -30,10 +30,7 @@ class ApiError(Exception):
 def create_app(context: Context | None = None) -> Flask:
     context = context or get_context()
     set_context(context)  # in-process jobs find the same context
-    try:
-        context.spool.pending()  # opening it replays what an earlier process left there
-    except ValueError as err:
-        log.error("the webhook spool %s is unreadable and left as it is: %s", context.spool.path, err)
+    context.spool.pending()  # opening it replays what an earlier process left there
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = context.settings.max_request_bytes
     count = context.metrics.add

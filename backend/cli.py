@@ -71,7 +71,8 @@ def prelabel(
             on_total=lambda total: state.update(advance=bar(f"project {project}", total)),
             progress=lambda n: state["advance"](n),
         )
-    console.print(f"{counts['predictions']} of {counts['tasks']} tasks predicted, {counts['entities']} entities posted")
+    console.print(f"{counts['predictions']} of {counts['tasks']} tasks predicted, {counts['entities']} entities posted"
+                  + (f"; {counts['kept']} already held a prediction of this model_version" if counts["kept"] else ""))
     if counts["failed"]:
         console.print(f"[red]{counts['failed']} tasks failed and got no prediction[/red] (causes in the log above); "
                       "run the command again to retry them")

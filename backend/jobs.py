@@ -10,6 +10,7 @@ from redis.exceptions import LockError, RedisError
 from reversener.builder import build_library
 
 from .context import get_context
+from .label_config import NerTarget
 from .ls_api import LabelStudioError
 from .model import ReverseNERModel
 
@@ -23,15 +24,19 @@ def retry_delay(attempts: int) -> float:
     return min(30.0 * 2 ** (attempts - 1), 1800.0)
 
 
-def project_texts(project: str, value_key: str) -> list[str]:
-    """The project's task texts from Label Studio's API if we can reach it, else those seen in /predict."""
+def project_texts(project: str, target: NerTarget) -> list[str]:
+    """The project's task texts from Label Studio's API if we can reach it (read from their URLs for
+    valueType="url", at most MAX_SEEN_TEXTS), else those seen in /predict."""
     context = get_context()
     client = context.ls_client(project)
     texts: list[str] = []
     if client is not None:
         try:
-            texts = [t["data"][value_key] for t in client.iter_tasks(project)
-                     if isinstance(t.get("data", {}).get(value_key), str)]
+            values = [t["data"][target.value_key] for t in client.iter_tasks(project)
+                      if isinstance(t.get("data", {}).get(target.value_key), str)]
+            if target.by_url:
+                values = [client.read_text(url) for url in values[: context.settings.max_seen_texts]]
+            texts = values
         except LabelStudioError as err:
             log.warning("project %s: could not fetch tasks from Label Studio (%s); using texts seen", project, err)
     return texts or context.store.seen_texts(project)
@@ -56,9 +61,12 @@ def build_library_job(project: str, label_config: str, target_index: int, force:
             return "library exists"
         store.set_status(project, key, "running", attempts=attempts)
         started = time.monotonic()
-        texts = project_texts(project, target.value_key)
-        library, report = build_library(texts, target.types, context.runtime.background_llm,
-                                        context.runtime.embedder, context.settings.method())
+        texts = project_texts(project, target)
+        if not texts:
+            raise BuildFailed("no task texts to build from yet (no Label Studio API reachable, none seen)")
+        llm = context.pending.yielding(context.runtime.background_llm)
+        library, report = build_library(texts, target.types, llm, context.runtime.embedder,
+                                        context.settings.method())
         if report.llm_failures:
             raise BuildFailed(f"{report.llm_failures} LLM calls failed, the first: {report.llm_error}")
         store.save_synthetic(project, key, library)
@@ -100,9 +108,10 @@ def apply_webhook(event: dict) -> dict:
 
 
 def webhook_job(event: dict) -> dict | None:
-    """The background job for a webhook; if Redis is gone, the event waits in the spool."""
+    """The background job for a webhook; if Redis is gone, or a text behind a URL cannot be read
+    yet, the event waits in the spool."""
     try:
         return apply_webhook(event)
-    except RedisError:
+    except (RedisError, LabelStudioError):
         get_context().spool.add(event)
         return None

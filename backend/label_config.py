@@ -21,6 +21,7 @@ class NerTarget:
     to_name: str
     value_key: str  # the task data field the <Text> reads, e.g. "text" for value="$text"
     types: dict[str, str]  # label -> definition
+    by_url: bool = False  # valueType="url": the field holds where the text is, not the text
 
     @property
     def key(self) -> str:
@@ -46,7 +47,8 @@ def parse_label_config(config: str) -> list[NerTarget]:
                 continue
             hints = {label: tag.attr.get("hint", "") for label, tag in control.labels_attrs.items()}
             value_key = str(obj.value or "").lstrip("$") or "text"
-            targets.append(NerTarget(control.name, to_name, value_key, resolve_types(list(hints), hints)))
+            by_url = str(obj.attr.get("valueType", "")).lower() == "url"
+            targets.append(NerTarget(control.name, to_name, value_key, resolve_types(list(hints), hints), by_url))
     if not targets:
         raise ConfigError("the label config has no <Labels> bound to a <Text>: this backend does NER on text")
     return targets

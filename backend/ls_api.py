@@ -39,7 +39,8 @@ class LabelStudioClient:
         """Every task of the project, a page at a time."""
         page = 1
         while True:
-            response = self._get("/api/tasks", params={"project": project, "page": page, "page_size": page_size})
+            response = self._get("/api/tasks", params={"project": project, "page": page, "page_size": page_size,
+                                                        "fields": "all"})  # with each task's prediction versions
             if response.status_code == 404:  # past the last page
                 return
             tasks = response.json().get("tasks", [])

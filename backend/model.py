@@ -158,9 +158,10 @@ class ReverseNERModel:
     def _predict_task(self, task_id, texts: list[str | None], recognizers: list[Recognizer], version: str,
                       key: str) -> dict:
         results = []
-        for target, recognizer, text in zip(self.targets, recognizers, texts, strict=True):
-            if not text:
+        for target, recognizer, value in zip(self.targets, recognizers, texts, strict=True):
+            if not value:
                 continue
+            text = self.read_text(target, value)
             found = recognizer.recognize([text])[0]
             if found.error:
                 raise TaskFailed(found.error)
@@ -174,6 +175,20 @@ class ReverseNERModel:
         except RedisError as err:
             log.warning("Redis unreachable (%s): task %s's prediction not kept", type(err).__name__, task_id)
         return answer
+
+    def read_text(self, target: NerTarget, value: str) -> str:
+        """The task's text; for valueType="url", read through Label Studio's API with the project's
+        credentials, as Label Studio's own backends do (uploads, local storage, other hosts)."""
+        if not target.by_url:
+            return value
+        client = self.context.ls_client(self.project)
+        if client is None:
+            raise TaskFailed(f"the text is behind a URL (valueType=url) and the backend has no Label Studio "
+                             "credentials: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY, or connect it from a project")
+        try:
+            return client.read_text(value)
+        except LabelStudioError as err:
+            raise TaskFailed(str(err)) from err
 
     def _kept(self, version: str, keys: list[str]) -> list[dict | None]:
         try:
@@ -203,8 +218,9 @@ class ReverseNERModel:
         try:
             for index, (target, key) in enumerate(zip(self.targets, self.keys(), strict=True)):
                 if state.missing[index]:
-                    self.context.store.remember_texts(self.project, [t[index] for t in texts if t[index]],
-                                                      self.context.settings.max_seen_texts)
+                    if not target.by_url:  # URLs are no texts to build from; the build reads them
+                        self.context.store.remember_texts(self.project, [t[index] for t in texts if t[index]],
+                                                          self.context.settings.max_seen_texts)
                     self.schedule_build(index, key)
         except RedisError as err:  # predicting matters more than building; the next request retries
             log.warning("Redis unreachable (%s): library build not scheduled", type(err).__name__)
@@ -254,10 +270,14 @@ class ReverseNERModel:
             return 0
         stored = 0
         for target in self.targets:
-            text = _text(task, target.value_key)
-            if not text:
+            value = _text(task, target.value_key)
+            if not value:
                 log.warning("annotation %s: task has no text in data.%s", annotation["id"], target.value_key)
                 continue
+            try:
+                text = self.read_text(target, value)
+            except TaskFailed as err:  # kept in the spool and tried again: a correction is never dropped
+                raise LabelStudioError(f"annotation {annotation['id']}: {err}") from err
             regions = [r for r in annotation.get("result") or []
                        if isinstance(r, dict) and r.get("from_name") == target.from_name]
             spans = tuple(spans_from_results(text, regions, target.types))

@@ -14,6 +14,8 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 
+from reversener.llm.client import LLMClient, Progress
+
 __all__ = ["PendingPredictions", "Outcome", "TaskFailed"]
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,12 @@ class PendingPredictions:
     """One per process; threads start on first use and never keep the process alive."""
 
     def __init__(self, threads: int, stopping: threading.Event) -> None:
-        self._threads, self._stopping = threads, stopping
+        self._threads, self.stopping = threads, stopping
         self._queue: queue.Queue = queue.Queue()
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
         self._started = False
-        self.late_done = self.late_total = 0
+        self.late_done = self.late_total = 0  # background work since it last ran dry, for the log
         self._late_since = time.monotonic()
 
     def submit(self, key: str, work: Callable[[], dict], on_late: Callable[[Outcome], None]) -> _Job:
@@ -68,7 +70,7 @@ class PendingPredictions:
         """Each job's outcome if it finished before the monotonic `deadline` (None: no limit), else
         None: that job goes on, and its outcome goes to its `on_late` unless a later request takes it."""
         futures = [job.future for job in jobs]
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 break
@@ -83,8 +85,22 @@ class PendingPredictions:
                 else:
                     outcomes.append(None)
                     if not job.future.done() and job.waiting == 0:  # the last request left it behind
+                        if self.late_total == self.late_done:  # a new stretch of background work
+                            self.late_done = self.late_total = 0
+                            self._late_since = time.monotonic()
                         self.late_total += 1
         return outcomes
+
+    def busy(self) -> bool:
+        """Whether any task is queued or running."""
+        with self._lock:
+            return bool(self._jobs)
+
+    def yielding(self, llm: LLMClient) -> LLMClient:
+        """`llm` for background work (library builds): each batch of calls waits until no prediction
+        is queued or running, so a build call that cannot be interrupted never holds the LLM while
+        annotators wait."""
+        return _Yielding(llm, self)
 
     def _start_threads(self) -> None:
         if not self._started:
@@ -95,7 +111,7 @@ class PendingPredictions:
     def _run(self) -> None:
         while True:
             job, work = self._queue.get()
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 continue  # abandoned: the process is stopping
             try:
                 outcome = Outcome(work())
@@ -120,7 +136,15 @@ class PendingPredictions:
             self.late_done += 1
             done, total = self.late_done, max(self.late_total, self.late_done)
             rate = done / max(time.monotonic() - self._late_since, 1e-9)
-            if done == total:
-                self.late_done = self.late_total = 0
-                self._late_since = time.monotonic()
         log.info("background predictions: %d of %d done (%.2f tasks/s)", done, total, rate)
+
+
+class _Yielding:
+    def __init__(self, llm: LLMClient, pending: PendingPredictions) -> None:
+        self._llm, self._pending = llm, pending
+        self.model, self.stats = llm.model, llm.stats
+
+    def complete(self, requests, progress: Progress | None = None):
+        while self._pending.busy() and not self._pending.stopping.is_set():
+            time.sleep(_POLL)
+        return self._llm.complete(requests, progress)

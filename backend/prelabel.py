@@ -19,7 +19,8 @@ def prelabel_project(
     progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Predict every task of the project in batches and post the predictions; returns counts. A task
-    whose prediction failed gets none and is counted in `failed`."""
+    that already holds a prediction of the current model_version is left alone (`kept`), so a rerun
+    only retries what failed; a task whose prediction failed gets none and is counted in `failed`."""
     label_config = client.project(project).get("label_config")
     if not label_config:
         raise LabelStudioError(f"project {project} has no label config")
@@ -27,9 +28,16 @@ def prelabel_project(
     model.setup()
     if on_total:
         on_total(client.count_tasks(project))
-    counts = {"tasks": 0, "predictions": 0, "entities": 0, "failed": 0}
+    counts = {"tasks": 0, "predictions": 0, "entities": 0, "failed": 0, "kept": 0}
     batch: list[dict] = []
     for task in client.iter_tasks(project):
+        versions = str(task.get("predictions_model_versions") or "").split(",")
+        if model.model_version in (v.strip() for v in versions):
+            counts["tasks"] += 1
+            counts["kept"] += 1
+            if progress:
+                progress(1)
+            continue
         batch.append(task)
         if len(batch) == batch_size:
             _flush(model, client, batch, counts, progress)

@@ -1,4 +1,5 @@
-"""Webhook events that could not reach Redis wait on disk and are replayed when it returns."""
+"""Webhook events that could not be applied (Redis away, a task's text unreadable) wait on disk, in
+order, and are replayed until they apply."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class WebhookSpool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock, self.path.open("a", encoding="utf-8") as spool:
             spool.write(json.dumps(event, ensure_ascii=False) + "\n")
-        log.warning("Redis unreachable: webhook %s kept in %s until it returns", event.get("action"), self.path)
+        log.warning("webhook %s kept in %s; replayed when it can be applied", event.get("action"), self.path)
         self._ensure_thread()
 
     def pending(self) -> int:
@@ -38,7 +39,7 @@ class WebhookSpool:
             return len(self._read())
 
     def replay_now(self) -> int:
-        """Replay in order until Redis fails again; returns how many events were applied."""
+        """Replay in order until one fails again; returns how many events were applied."""
         with self._lock:
             events = self._read()
             done = 0
@@ -46,6 +47,9 @@ class WebhookSpool:
                 try:
                     self._replay(event)
                 except RedisError:
+                    break
+                except Exception as err:  # e.g. a text behind a URL not readable yet: keep order, retry later
+                    log.warning("spooled webhook %s not applied yet: %s", event.get("action"), err)
                     break
                 done += 1
             rest = events[done:]
@@ -62,7 +66,15 @@ class WebhookSpool:
             lines = self.path.read_text("utf-8").splitlines()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in lines if line.strip()]
+        events = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError:  # cut short by a crash mid-write: it was never stored whole
+                log.error("%s line %d is not a whole event and is skipped: %.80s", self.path, number, line)
+        return events
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -72,10 +84,7 @@ class WebhookSpool:
 
     def _loop(self) -> None:
         while True:
-            try:
-                self.replay_now()
-            except Exception:  # e.g. an event the current code cannot apply: keep it, say so, try later
-                log.exception("replaying spooled webhook events failed; they stay in %s", self.path)
+            self.replay_now()
             if not self.pending():
                 return
             self._wake.wait(self._interval)

@@ -45,6 +45,7 @@ def test_two_concurrent_builders_build_once(context, llm_server):
 
 def test_a_lock_left_by_a_dead_builder_expires(context):
     set_context(context)
+    context.store.remember_texts("7", ["Anna met Bob in Oslo.", "Reuters said so in Paris."], 100)
     key = _model(context).keys()[0]
     dead = context.store.build_lock("7", key, seconds=1)
     assert dead.acquire()  # its holder "dies" without releasing
@@ -93,7 +94,7 @@ def test_prelabel_posts_one_prediction_per_task_in_batches(context):
     client = FakeLabelStudio(texts)
     seen, totals = [], []
     counts = prelabel_project(context, "7", client, batch_size=3, progress=seen.append, on_total=totals.append)
-    assert counts == {"tasks": 7, "predictions": 7, "entities": 21, "failed": 0}
+    assert counts == {"tasks": 7, "predictions": 7, "entities": 21, "failed": 0, "kept": 0}
     assert [task for task, _ in client.posted] == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
     assert all(p["model_version"] and len(p["result"]) == 3 for _, p in client.posted)
 
@@ -105,5 +106,19 @@ def test_prelabel_posts_nothing_for_a_failed_task_and_counts_it(context_for):
     context = context_for(respond, llm_retries=0, predict_deadline=0.01)  # prelabel waits, whatever the deadline
     client = FakeLabelStudio(["Bob met Anna.", "Bob left Oslo.", "Anna is in Rome."])
     counts = prelabel_project(context, "7", client, batch_size=2)
-    assert counts == {"tasks": 3, "predictions": 2, "entities": 4, "failed": 1}
+    assert counts == {"tasks": 3, "predictions": 2, "entities": 4, "failed": 1, "kept": 0}
     assert [task for task, _ in client.posted] == [1, 3]
+    for task_id, prediction in client.posted:  # as Label Studio lists them now
+        client.tasks[task_id - 1]["predictions_model_versions"] = prediction["model_version"]
+    client.posted.clear()
+    context.llm_server.responder = answer  # the LLM is back: a rerun retries the failed task only
+    again = prelabel_project(context, "7", client, batch_size=2)
+    assert again == {"tasks": 3, "predictions": 1, "entities": 2, "failed": 0, "kept": 2}
+    assert [task for task, _ in client.posted] == [2]
+
+
+def test_a_build_with_no_texts_yet_is_failed_and_waits_for_some(context):
+    set_context(context)
+    assert build_library_job("7", LABEL_CONFIG, 0) == "failed"
+    status = context.store.status("7", _model(context).keys()[0])
+    assert status["state"] == "failed" and "no task texts" in status["error"]

@@ -200,3 +200,25 @@ def test_deeply_nested_json_is_a_400_on_every_post_route(client):
 def test_json_sent_as_text_plain_is_accepted(client):
     response = client.post("/predict", data=json.dumps(payload("predict")), content_type="text/plain")
     assert response.status_code == 200 and len(response.get_json()["results"]) == 3
+
+
+def test_a_build_waits_for_queued_predictions_before_it_calls_the_llm():
+    from backend.pending import PendingPredictions
+    from reversener.llm.client import LLMRequest
+
+    from ..scripted_llm import ScriptedLLM
+
+    pending = PendingPredictions(2, threading.Event())
+    release = threading.Event()
+    job = pending.submit("task", lambda: release.wait(5) and {"result": []}, on_late=lambda outcome: None)
+    called = []
+    build_llm = pending.yielding(ScriptedLLM(lambda request, i: called.append(time.monotonic()) or "{}"))
+    builder = threading.Thread(target=build_llm.complete, args=([LLMRequest((("user", "x"),))],))
+    builder.start()
+    time.sleep(0.6)
+    assert called == []  # a prediction is running: the build's call waits
+    released = time.monotonic()
+    release.set()
+    assert pending.collect([job], None)[0].prediction == {"result": []}
+    builder.join(5)
+    assert len(called) == 1 and called[0] >= released
