@@ -28,9 +28,14 @@ def _source(name: str) -> str:
     return resources.files(__package__).joinpath("prompts", f"{name}.jinja").read_text("utf-8")
 
 
+@cache
+def _template(name: str):
+    return _ENV.from_string(_source(name))  # compiled once per process, not on every render
+
+
 def render(name: str, **variables: object) -> str:
     """Render one template; a missing variable raises instead of printing nothing."""
-    return _ENV.from_string(_source(name)).render(**variables).strip()
+    return _template(name).render(**variables).strip()
 
 
 @cache
