@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 
 from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
@@ -45,7 +46,11 @@ class BackendServer(BaseApplication):
 
     def load(self):
         self._context = Context(self.settings)
-        return create_app(self._context)  # in each worker, after the fork
+        app = create_app(self._context)  # in each worker, after the fork
+        # Load the embedder now, not in the first click's deadline (~10 s on 2 cores).
+        threading.Thread(target=self._context.runtime.embedder.embed, args=(["warm-up"],), name="warm-up",
+                         daemon=True).start()
+        return app
 
     def _post_worker_init(self, worker) -> None:
         """gunicorn's own SIGTERM handler only stops accepting requests; ours also abandons the
