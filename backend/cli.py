@@ -60,6 +60,7 @@ def prelabel(
     token = api_key or (s.label_studio_api_key.get_secret_value() if s.label_studio_api_key else None)
     if not url or not token:
         raise typer.BadParameter("give --url and --api-key, or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY")
+    context.credentials[project] = (url, token)  # the library build reads the project's texts with them
     if background:
         context.jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", project, url)
         console.print(f"pre-labeling of project {project} enqueued")
@@ -69,7 +70,7 @@ def prelabel(
         counts = prelabel_project(
             context, project, LabelStudioClient(url, token), batch_size=batch_size,
             on_total=lambda total: state.update(advance=bar(f"project {project}", total)),
-            progress=lambda n: state["advance"](n),
+            progress=lambda n: state["advance"](n), say=console.print,
         )
     console.print(f"{counts['predictions']} of {counts['tasks']} tasks predicted, {counts['entities']} entities posted"
                   + (f"; {counts['kept']} already held a prediction of this model_version" if counts["kept"] else ""))
@@ -81,4 +82,9 @@ def prelabel(
 
 
 def run() -> None:
-    run_engine_cli()
+    from .context import stop_background
+
+    try:
+        run_engine_cli()
+    finally:
+        stop_background()

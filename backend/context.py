@@ -15,6 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from reversener.library import ExampleLibrary
+from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
 
 from .ls_api import LabelStudioClient, LabelStudioError
@@ -24,7 +25,8 @@ from .settings import BackendSettings
 from .spool import WebhookSpool
 from .store import LibraryStore
 
-__all__ = ["Context", "Counters", "JobQueue", "get_context", "set_context", "QUEUE", "WEBHOOK_JOB"]
+__all__ = ["Context", "Counters", "JobQueue", "get_context", "set_context", "stop_background", "QUEUE",
+           "WEBHOOK_JOB"]
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +218,15 @@ def get_context() -> Context:
         if _CONTEXT is None:
             _CONTEXT = Context()
         return _CONTEXT
+
+
+def stop_background() -> None:
+    """Abandon this process's background work before the interpreter shuts down under it (a command
+    that ends while a job still runs), so nothing is retried as if the LLM had failed."""
+    with _CONTEXT_LOCK:
+        if _CONTEXT is not None:
+            _CONTEXT.stopping.set()
+    stop_all()
 
 
 def set_context(context: Context) -> None:

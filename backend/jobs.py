@@ -9,12 +9,12 @@ from redis.exceptions import LockError, RedisError
 
 from reversener.builder import build_library
 
-from .context import get_context
+from .context import Context, get_context
 from .label_config import NerTarget
 from .ls_api import LabelStudioError
 from .model import ReverseNERModel
 
-__all__ = ["build_library_job", "webhook_job", "apply_webhook", "project_texts", "retry_delay"]
+__all__ = ["build_library_job", "build_library_now", "webhook_job", "apply_webhook", "project_texts", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,9 @@ def retry_delay(attempts: int) -> float:
     return min(30.0 * 2 ** (attempts - 1), 1800.0)
 
 
-def project_texts(project: str, target: NerTarget) -> list[str]:
+def project_texts(context: Context, project: str, target: NerTarget) -> list[str]:
     """The project's task texts from Label Studio's API if we can reach it (read from their URLs for
     valueType="url", at most MAX_SEEN_TEXTS), else those seen in /predict."""
-    context = get_context()
     client = context.ls_client(project)
     texts: list[str] = []
     if client is not None:
@@ -43,9 +42,14 @@ def project_texts(project: str, target: NerTarget) -> list[str]:
 
 
 def build_library_job(project: str, label_config: str, target_index: int, force: bool = False) -> str:
+    """The background job: build_library_now in this process's context."""
+    return build_library_now(get_context(), project, label_config, target_index, force)
+
+
+def build_library_now(context: Context, project: str, label_config: str, target_index: int,
+                      force: bool = False) -> str:
     """Build one target's library; a Redis lock makes sure only one build per key runs at a time.
     A build whose LLM calls failed saves nothing and is `failed`, to be retried after a backoff."""
-    context = get_context()
     model = ReverseNERModel(project, label_config, context)
     model.setup()
     target = model.targets[target_index]
@@ -61,7 +65,7 @@ def build_library_job(project: str, label_config: str, target_index: int, force:
             return "library exists"
         store.set_status(project, key, "running", attempts=attempts)
         started = time.monotonic()
-        texts = project_texts(project, target)
+        texts = project_texts(context, project, target)
         if not texts:
             raise BuildFailed("no task texts to build from yet (no Label Studio API reachable, none seen)")
         llm = context.pending.yielding(context.runtime.background_llm)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from .context import Context, get_context
 from .ls_api import LabelStudioClient, LabelStudioError
+from .jobs import build_library_now
 from .model import SKIPPED, ReverseNERModel
 
 __all__ = ["prelabel_project", "prelabel_job"]
@@ -17,14 +18,24 @@ log = logging.getLogger(__name__)
 def prelabel_project(
     context: Context, project: str, client: LabelStudioClient, *, batch_size: int = 16,
     progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
+    say: Callable[[str], None] = log.info,
 ) -> dict[str, int]:
-    """Predict every task of the project in batches and post the predictions; returns counts. A task
+    """Build the project's library if it has none, predict every task in batches and post the
+    predictions; returns counts. A task
     that already holds a prediction of the current model_version is left alone (`kept`), so a rerun
     only retries what failed; a task whose prediction failed gets none and is counted in `failed`."""
     label_config = client.project(project).get("label_config")
     if not label_config:
         raise LabelStudioError(f"project {project} has no label config")
     model = ReverseNERModel(project, label_config, context)
+    model.setup()
+    for index, key in enumerate(model.keys()):  # ReverseNER needs its library first; a command can wait
+        if context.store.library_meta(project, key) is None:
+            say(f"project {project}: building the example library first (minutes with a local model)")
+            outcome = build_library_now(context, project, label_config, index)
+            if outcome != "built":
+                say(f"project {project}: library {outcome}; predicting zero-shot")
+    model = ReverseNERModel(project, label_config, context)  # reads the libraries just built
     model.setup()
     if on_total:
         on_total(client.count_tasks(project))

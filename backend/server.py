@@ -10,11 +10,10 @@ import threading
 from gunicorn.app.base import BaseApplication
 from redis.exceptions import RedisError
 
-from reversener.llm.gateway import stop_all
 from reversener.llm.local import LocalLLMServer, ensure_bundled_model
 
 from .app import create_app
-from .context import Context
+from .context import Context, stop_background
 from .redis_conn import connect
 from .settings import BackendSettings
 
@@ -28,7 +27,6 @@ class BackendServer(BaseApplication):
         self.settings = settings
         self._embedded_redis = None
         self._local_llm: LocalLLMServer | None = None
-        self._context: Context | None = None  # in a worker, after load()
         super().__init__()
 
     def load_config(self) -> None:
@@ -45,10 +43,10 @@ class BackendServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        self._context = Context(self.settings)
-        app = create_app(self._context)  # in each worker, after the fork
+        context = Context(self.settings)
+        app = create_app(context)  # in each worker, after the fork; stop_background() finds its context
         # Load the embedder now, not in the first click's deadline (~10 s on 2 cores).
-        threading.Thread(target=self._context.runtime.embedder.embed, args=(["warm-up"],), name="warm-up",
+        threading.Thread(target=context.runtime.embedder.embed, args=(["warm-up"],), name="warm-up",
                          daemon=True).start()
         return app
 
@@ -64,9 +62,7 @@ class BackendServer(BaseApplication):
         signal.signal(signal.SIGTERM, stop)
 
     def _stop_work(self, worker) -> None:
-        if self._context is not None:
-            self._context.stopping.set()
-        stop_all()
+        stop_background()
 
     def _on_starting(self, server) -> None:
         s = self.settings

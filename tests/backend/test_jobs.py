@@ -99,14 +99,19 @@ def test_prelabel_posts_one_prediction_per_task_in_batches(context):
     assert all(p["model_version"] and len(p["result"]) == 3 for _, p in client.posted)
 
 
-def test_prelabel_posts_nothing_for_a_failed_task_and_counts_it(context_for):
+def test_prelabel_builds_the_library_first_and_posts_nothing_for_a_failed_task(context_for):
     def respond(body):
-        return Reply(status=500) if "Oslo" in body["messages"][-1]["content"] else answer(body)
+        prompt = body["messages"][-1]["content"]
+        return Reply(status=500) if prompt.startswith("Text: ") and "Oslo" in prompt else answer(body)
 
     context = context_for(respond, llm_retries=0, predict_deadline=0.01)  # prelabel waits, whatever the deadline
     client = FakeLabelStudio(["Bob met Anna.", "Bob left Oslo.", "Anna is in Rome."])
-    counts = prelabel_project(context, "7", client, batch_size=2)
+    context.ls_client = lambda project: client  # the build reads the project's texts through it
+    said = []
+    counts = prelabel_project(context, "7", client, batch_size=2, say=said.append)
+    assert said == ["project 7: building the example library first (minutes with a local model)"]
     assert counts == {"tasks": 3, "predictions": 2, "entities": 4, "failed": 1, "kept": 0}
+    assert all(p["model_version"].startswith("reversener-") for _, p in client.posted)
     assert [task for task, _ in client.posted] == [1, 3]
     for task_id, prediction in client.posted:  # as Label Studio lists them now
         client.tasks[task_id - 1]["predictions_model_versions"] = prediction["model_version"]
