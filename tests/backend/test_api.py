@@ -168,6 +168,7 @@ def test_cancelled_annotations_and_unknown_actions_change_nothing(client, contex
 
 def test_start_training_builds_a_library(client, context):
     client.post("/setup", json=payload("setup"))
+    context.store.remember_texts("7", [t["data"]["text"] for t in payload("predict")["tasks"]], 100)  # seen before
     client.post("/webhook", json=payload("start_training"))
     context.jobs.drain()
     assert context.store.library_meta("7", _key(context)) is not None
