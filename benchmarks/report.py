@@ -182,7 +182,11 @@ def workflow_section() -> list[str]:
     return [title, "",
             f"Measured {_machine(f['machine'])}. Command: {command}. Label Studio 1.23.2 (SQLite, "
             f"`ML_TIMEOUT_PREDICT` 100 s), `reversener serve` with the {f['llm']} LLM and embedded Redis, no "
-            f"response cache; {n} WikiGold sentences per project.", "",
+            f"response cache; {n} WikiGold sentences per project. The click comes seconds after the backend "
+            "starts, the worst case: the embedder is still loading and no prompt prefix is cached yet. Tasks not "
+            "done within `PREDICT_DEADLINE` are written into Label Studio as they finish. `prelabel` builds the "
+            "project's library first and predicts with its demonstrations, so it measures ReverseNER's whole "
+            "cost.", "",
             "| step | figure |", "|---|---|",
             f"| the click answered (HTTP {click['click_status']}) | {click['click_seconds']:.1f} s |",
             f"| tasks predicted within the click | {click['in_click']} of {n} |",
