@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 
 from gunicorn.app.base import BaseApplication
@@ -38,7 +40,7 @@ class BackendServer(BaseApplication):
             "accesslog": "-", "errorlog": "-", "loglevel": "info",
             "on_starting": self._on_starting, "on_exit": self._on_exit,
             "post_worker_init": self._post_worker_init, "worker_int": self._stop_work,
-            "worker_abort": self._stop_work,
+            "worker_abort": self._stop_work, "worker_exit": self._worker_exit,
         }.items():
             self.cfg.set(key, value)
 
@@ -63,6 +65,18 @@ class BackendServer(BaseApplication):
 
     def _stop_work(self, worker) -> None:
         stop_background()
+
+    def _worker_exit(self, server, worker) -> None:
+        """Leave without Python's finalization: a daemon thread (the LLM loop, a job lane, the
+        embedder's warm-up import) can hold the import lock there, and a finalizer that imports then
+        hangs the worker forever, as an orphan once its master is gone."""
+        stop_background()
+        leaving = sys.exc_info()[1]  # gunicorn calls this while its SystemExit(code) is on its way out
+        code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
     def _on_starting(self, server) -> None:
         s = self.settings

@@ -44,11 +44,11 @@ def _serve(data: Path, llm: FakeOpenAIServer) -> tuple[subprocess.Popen, str]:
 
 
 def _ours(data: Path) -> list[psutil.Process]:
-    """Processes of this backend: its gunicorn workers and the redis-server working in its DATA_DIR."""
+    """Processes of this backend: its gunicorn master and workers (DATA_DIR in their environment) and
+    the redis-server working in its DATA_DIR."""
     found = []
-    for process in psutil.process_iter(["cmdline", "cwd"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if process.info["cwd"] == str(data / "redis") or ("backend" in cmdline and str(data) in cmdline):
+    for process in psutil.process_iter(["cwd", "environ"]):
+        if process.info["cwd"] == str(data / "redis") or (process.info["environ"] or {}).get("DATA_DIR") == str(data):
             found.append(process)
     return found
 
@@ -82,7 +82,9 @@ def test_a_killed_backend_leaves_no_orphan_after_the_next_start(tmp_path, slow_l
     httpx.post(f"{url}/webhook", json=payload("annotation_created"), timeout=30)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    time.sleep(2)  # gunicorn's workers notice their parent is gone
+    deadline = time.monotonic() + 10  # gunicorn's workers notice their parent is gone, and leave
+    while time.monotonic() < deadline and len(_ours(tmp_path)) > 1:
+        time.sleep(0.2)
     orphans = [p for p in _ours(tmp_path) if p.is_running()]
     assert [p.info["cwd"] for p in orphans] == [str(tmp_path / "redis")]  # redis-server, daemonized
 
