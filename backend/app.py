@@ -82,11 +82,10 @@ def create_app(context: Context | None = None) -> Flask:
     def versions():
         """Label Studio 1.23 asks without naming a project: the current version of each project
         this process has served (one per project: older versions are not kept)."""
-        project = request.args.get("project")
-        if project:
-            config = context.config(_project({"project": project}))
-            return jsonify(versions=[model_for(_project({"project": project}), config).model_version]
-                           if config else [])
+        if request.args.get("project"):
+            project = _project({"project": request.args["project"]})
+            config = context.config(project)
+            return jsonify(versions=[model_for(project, config).model_version] if config else [])
         return jsonify(versions=sorted(set(context.versions.values())))
 
     @app.post("/predict")

@@ -75,13 +75,18 @@ class ReverseNERModel:
         self.label_config = label_config
         self.context = context or get_context()
         self.targets: list[NerTarget] = []
+        self._keys: list[str] | None = None
 
     def setup(self) -> None:
         """Parse the label config; never builds anything (Label Studio gives /setup 3 seconds)."""
         self.targets = parse_label_config(self.label_config)
+        self._keys = None
 
     def keys(self) -> list[str]:
-        return [library_key(self.context, t) for t in self.targets]
+        """Each target's library key; hashed once per model (a request asks for them twice)."""
+        if self._keys is None:
+            self._keys = [library_key(self.context, t) for t in self.targets]
+        return self._keys
 
     # --- the version: one read per request ---
     @cached_property

@@ -86,7 +86,10 @@ class LiteLLMGateway:
             except CancelledError:
                 if not _STOPPING.is_set():
                     raise
-        return [LLMError(f"{self.model}: the process is stopping; call abandoned") for _ in requests]
+        return [self._abandoned() for _ in requests]
+
+    def _abandoned(self) -> LLMError:
+        return LLMError(f"{self.model}: the process is stopping; call abandoned")
 
     def background(self) -> LLMClient:
         """A view of this gateway whose calls yield to interactive ones (library builds, batch jobs)."""
@@ -149,16 +152,16 @@ class LiteLLMGateway:
         deadline = time.monotonic() + self._budget
         for attempt in range(self._retries + 1):
             if _STOPPING.is_set():
-                raise LLMError(f"{self.model}: the process is stopping; call abandoned")
+                raise self._abandoned()
             try:
                 return await self._call_once(messages, params, n=n, seed=seed)
             except asyncio.CancelledError:
                 if _STOPPING.is_set():  # stop_all() cancelled it: abandoned, not retried
-                    raise LLMError(f"{self.model}: the process is stopping; call abandoned") from None
+                    raise self._abandoned() from None
                 raise
             except _TRANSIENT as err:
                 if _STOPPING.is_set():
-                    raise LLMError(f"{self.model}: the process is stopping; call abandoned") from err
+                    raise self._abandoned() from err
                 delay = self._backoff * 2**attempt * (0.5 + random.random())
                 if attempt == self._retries or time.monotonic() + delay > deadline:
                     kind = LLMTimeout if isinstance(err, litellm.exceptions.Timeout) else LLMError
