@@ -162,7 +162,7 @@ class ReverseNERModel:
 
     def _predict_task(self, task_id, texts: list[str | None], recognizers: list[Recognizer], version: str,
                       key: str) -> dict:
-        results = []
+        results, confidences = [], []
         for target, recognizer, value in zip(self.targets, recognizers, texts, strict=True):
             if not value:
                 continue
@@ -173,7 +173,9 @@ class ReverseNERModel:
             for problem in found.problems:
                 log.warning("project %s, task %s: %s", self.project, task_id, problem)
             results.extend(to_results(text, found.spans, target.from_name, target.to_name))
-        answer = prediction(results, version)
+            confidences.append(found.score)
+        known = [c for c in confidences if c is not None]
+        answer = prediction(results, version, min(known) if known and len(known) == len(confidences) else None)
         try:
             self.context.store.save_prediction(self.project, version, key, answer,
                                                self.context.settings.prediction_ttl)

@@ -12,7 +12,7 @@ cost (the same prompt with m demonstrations). ReverseNER pays its library build 
 from __future__ import annotations
 
 from .common import DATASETS, RESULTS, figure, machine, read_json, write_json
-from .quality import result_path
+from .quality import result_path, samples_run
 
 SELF_SAMPLES = 5
 CORPUS_SIZES = [50, 200, 1000, 10_000]
@@ -21,10 +21,14 @@ FIELDS = {"calls": "calls_per_sentence", "prompt_tokens": "prompt_tokens_per_sen
 
 
 def per_sentence(dataset: str) -> dict | None:
-    """Build and per-sentence costs of each approach, from one dataset's measured rows."""
-    results = read_json(result_path(dataset))
-    rows = (results or {}).get("rows", {})
-    if "zero-shot" not in rows or "reversener" not in rows:
+    """Build and per-sentence costs of each approach, from one dataset's measured rows (those of the
+    largest sample where both are done)."""
+    for sample in samples_run(dataset):
+        results = read_json(result_path(dataset, sample))
+        rows = (results or {}).get("rows", {})
+        if "zero-shot" in rows and "reversener" in rows:
+            break
+    else:
         return None
     n = results["sample"]
     zero, rn = rows["zero-shot"]["cost"], rows["reversener"]

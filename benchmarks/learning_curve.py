@@ -178,9 +178,9 @@ def plot() -> None:
                     label=f"{dataset}: ReverseNER + corrections")
             ax.fill_between(x, [p["f1_interval"][0] for p in results["points"]],
                             [p["f1_interval"][1] for p in results["points"]], color=color, alpha=0.15)
-            quality = read_json(quality_path(dataset), {})
+            quality = read_json(quality_path(dataset, results["held_apart"]), {})
             zero = quality.get("rows", {}).get("zero-shot")
-            if zero and quality.get("sample") == results["held_apart"] and quality.get("seed") == results["seed"]:
+            if zero and quality.get("seed") == results["seed"]:
                 ax.axhline(zero["f1"], color=color, linestyle=":", label=f"{dataset}: zero-shot")
         ax.set_xlabel("corrections sent as webhooks")
         ax.set_ylabel("strict micro-F1, held-apart (95% CI)")

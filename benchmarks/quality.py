@@ -1,15 +1,18 @@
 """Quality against the paper's claim: zero-shot vs ReverseNER, self-consistency and ablations.
 
 Every row scores the same seeded sample of sentences with the same LLM (the bundled model unless
---llm-model names another). Rows are cached in the results JSON and the LLM's answers in its
-response cache, so rows can run as separate commands and a rerun is fast.
+--llm-model names another). A row runs in slices of CHUNK sentences and is written after each, with
+its library, so a stopped run resumes where it stopped (on another day too: the partial row is in
+the results file); finished rows keep every sentence's predictions for error analysis.
+300 sentences is the decision setting (about an hour per row on 2 cores), 50 the smoke setting.
 
-    .venv/bin/python -m benchmarks.quality wikigold                # every row
-    .venv/bin/python -m benchmarks.quality wnut17 --rows zero-shot,reversener
+    .venv/bin/python -m benchmarks.quality wikigold --rows zero-shot,reversener   # 300 sentences
+    .venv/bin/python -m benchmarks.quality wnut17 --sample 50                     # every row, smoke
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Optional
 
 import typer
@@ -17,12 +20,15 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
-from reversener.evaluation import pick_sentences, run_mode
+from reversener.evaluation import EvalRow, eval_library, gold_types, per_sentence, pick_sentences
+from reversener.library import ExampleLibrary
+from reversener.llm.client import LLMStats
 from reversener.readers import read_conll
+from reversener.recognizer import Recognizer
 from reversener.runtime import Runtime
 from reversener.settings import Settings
 
-from .common import DATASETS, RESULTS, figure, llm_overrides, machine, read_json, write_json
+from .common import DATASETS, RESULTS, figure, gain, llm_overrides, machine, read_json, write_json
 
 # row -> (mode, method settings that differ from the defaults)
 ROWS: dict[str, tuple[str, dict]] = {
@@ -33,11 +39,19 @@ ROWS: dict[str, tuple[str, dict]] = {
     "random features": ("reversener", {"feature_strategy": "random"}),
     "random demos": ("reversener", {"demo_strategy": "random"}),
 }
-DEFAULT_SAMPLE = 50  # with the bundled model on 2 cores, the slowest row (reversener + SC) takes ~25 min
+DEFAULT_SAMPLE = 300  # decides a difference of a few F1 points; 50 is the smoke setting
+SMOKE_SAMPLE = 50
+CHUNK = 25  # sentences between two writes of a partial row
 
 
-def result_path(dataset: str):
-    return RESULTS / f"quality-{dataset}.json"
+def result_path(dataset: str, sample: int = DEFAULT_SAMPLE):
+    return RESULTS / f"quality-{dataset}-{sample}.json"
+
+
+def samples_run(dataset: str) -> list[int]:
+    """The sample sizes a data set has a results file for, largest first."""
+    sizes = (path.stem.rsplit("-", 1)[1] for path in RESULTS.glob(f"quality-{dataset}-*.json"))
+    return sorted((int(size) for size in sizes if size.isdigit()), reverse=True)
 
 
 def run(
@@ -48,60 +62,120 @@ def run(
     llm_model: Annotated[Optional[str], typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
     llm_api_base: Optional[str] = None,
     force: Annotated[bool, typer.Option(help="Rerun rows already in the results file.")] = False,
+    rescore: Annotated[bool, typer.Option(help="Only recompute finished rows' scores from their stored "
+                                               "predictions (no LLM calls), e.g. after a change to the metrics.")] = False,
 ) -> None:
-    """Score the chosen rows and merge them into benchmarks/results/quality-<dataset>.json."""
+    """Score the chosen rows and merge them into benchmarks/results/quality-<dataset>-<sample>.json."""
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     names = list(ROWS) if rows == "all" else [r.strip() for r in rows.split(",")]
     if unknown := [n for n in names if n not in ROWS]:
         raise typer.BadParameter(f"unknown rows {unknown}; choose from {list(ROWS)}", param_hint="--rows")
+    gold = pick_sentences(read_conll(DATASETS[dataset]), sample=sample, seed=seed)
+    path = result_path(dataset, sample)
+    results = read_json(path, {})
+    if rescore:
+        for row in results.get("rows", {}).values():
+            if "per_sentence" in row:
+                fresh = EvalRow.of(row["mode"], gold, row["per_sentence"], LLMStats().snapshot(), row["wall_seconds"],
+                                   row["build"])
+                row |= fresh.as_dict() | {"cost": row["cost"]}  # the cost is what the run measured
+        write_json(path, results)
+        print_table(results)
+        return
     settings = Settings(**llm_overrides(llm_model, llm_api_base))
     runtime = Runtime(settings)
-    gold = pick_sentences(read_conll(DATASETS[dataset]), sample=sample, seed=seed)
-    path = result_path(dataset)
-    results = read_json(path, {})
-    same_setup = results.get("sample") == sample and results.get("seed") == seed
-    results = results if same_setup else {}
+    results = results if results.get("seed") == seed else {}
     results.update(dataset=dataset, sample=sample, seed=seed, gold_entities=sum(len(g.spans) for g in gold))
     results.setdefault("rows", {})
+    results.setdefault("partial", {})
+    model = runtime.llm.model
     try:
         with progress_bars() as bar:
             for name in names:
-                if name in results["rows"] and not force and results["rows"][name]["model"] == runtime.llm.model:
+                if name in results["rows"] and not force and results["rows"][name]["model"] == model:
                     continue
-                mode, overrides = ROWS[name]
-                config = settings.method().model_copy(update=overrides)
-                row, _ = run_mode(mode, gold, runtime.llm, runtime.embedder, config, progress=bar)
-                results["rows"][name] = row.as_dict() | {"model": runtime.llm.model, "settings": overrides,
-                                                         "machine": machine()}
+                part = results["partial"].get(name)
+                if force or not part or part["model"] != model:
+                    part = results["partial"][name] = {"model": model, "done": 0, "wall_seconds": 0.0, "stats": {}}
+                results["rows"][name] = _run_row(name, gold, runtime, settings, part, bar,
+                                                 lambda: write_json(path, results))
+                del results["partial"][name]
                 write_json(path, results)  # each finished row is kept, whatever happens to the next
     finally:
         runtime.close()
     print_table(results)
-    plot()
+    plot(sample)
+    plot_calibration(sample)
+
+
+def _run_row(name, gold, runtime, settings, part: dict, bar, save) -> dict:
+    """Finish one row from where its partial record stopped, saving after every slice."""
+    mode, overrides = ROWS[name]
+    config = settings.method().model_copy(update=overrides)
+    llm, embedder = runtime.llm, runtime.embedder
+    library = None
+    if mode == "reversener":
+        if "library" not in part:
+            started, before = time.monotonic(), llm.stats.snapshot()
+            library, part["build"] = eval_library(gold, llm, embedder, config, progress=bar)
+            part["library"] = library.to_dict()
+            _add(part, llm.stats.since(before), time.monotonic() - started)
+            save()
+        library = ExampleLibrary.from_dict(part["library"])
+    recognizer = Recognizer(llm, embedder, gold_types(gold), library, config)
+    advance = bar(name, len(gold))
+    advance(part["done"])
+    while part["done"] < len(gold):
+        started, before = time.monotonic(), llm.stats.snapshot()
+        piece = gold[part["done"] : part["done"] + CHUNK]
+        found = per_sentence(recognizer.recognize([g.text for g in piece], advance))
+        recorded = part.setdefault("per_sentence", {key: [] for key in found})
+        for key, values in found.items():
+            recorded[key].extend(values)
+        part["done"] += len(piece)
+        _add(part, llm.stats.since(before), time.monotonic() - started)
+        save()
+    row = EvalRow.of(mode, gold, part["per_sentence"], part["stats"], part["wall_seconds"], part.get("build"))
+    extra = {"library": part["library"]} if "library" in part else {}
+    return row.as_dict() | extra | {"model": part["model"], "settings": overrides, "machine": machine()}
+
+
+def _add(part: dict, stats: dict[str, float], seconds: float) -> None:
+    for key, value in stats.items():
+        part["stats"][key] = part["stats"].get(key, 0) + value
+    part["wall_seconds"] += seconds
 
 
 def print_table(results: dict) -> None:
     table = Table(title=f"{results['dataset']}: {results['sample']} sentences (seed {results['seed']}), "
                         f"{results['gold_entities']} gold entities")
-    for column in ("row", "P", "R", "F1", "95% CI", "calls/sent", "prompt tok/sent", "compl tok/sent", "wall min"):
+    for column in ("row", "P", "R", "F1", "95% CI", "vs zero-shot (95% CI)", "calls/sent", "prompt tok/sent",
+                   "compl tok/sent", "wall min"):
         table.add_column(column, justify="left" if column == "row" else "right")
+    zero = results["rows"].get("zero-shot")
     for name in ROWS:
         if r := results["rows"].get(name):
             c = r["cost"]
             table.add_row(name, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
-                          f"{r['f1_interval'][0]:.3f}-{r['f1_interval'][1]:.3f}", f"{c['calls_per_sentence']:.2f}",
+                          f"{r['f1_interval'][0]:.3f}-{r['f1_interval'][1]:.3f}", gain(zero, r) if zero else "",
+                          f"{c['calls_per_sentence']:.2f}",
                           f"{c['prompt_tokens_per_sentence']:.0f}", f"{c['completion_tokens_per_sentence']:.0f}",
                           f"{r['wall_seconds'] / 60:.1f}")
     Console(width=160).print(table)
 
 
-def plot() -> None:
+def _figure_path(name: str, sample: int):
+    return RESULTS / (f"{name}.png" if sample == DEFAULT_SAMPLE else f"{name}-{sample}.png")
+
+
+def plot(sample: int = DEFAULT_SAMPLE) -> None:
     """One panel per dataset: micro-F1 of each row with its bootstrap 95% interval."""
-    done = {d: read_json(result_path(d)) for d in DATASETS if result_path(d).exists()}
+    done = {d: read_json(result_path(d, sample)) for d in DATASETS if result_path(d, sample).exists()}
+    done = {d: results for d, results in done.items() if results.get("rows")}
     if not done:
         return
-    with figure(RESULTS / "quality.png", len(done), (5.5 * len(done), 3.8)) as axes:
+    with figure(_figure_path("quality", sample), len(done), (5.5 * len(done), 3.8)) as axes:
         for ax, (dataset, results) in zip(axes, done.items()):
             names = [n for n in ROWS if n in results["rows"]]
             f1 = [results["rows"][n]["f1"] for n in names]
@@ -116,3 +190,22 @@ def plot() -> None:
 
 if __name__ == "__main__":
     typer.run(run)
+
+
+def plot_calibration(sample: int = DEFAULT_SAMPLE) -> None:
+    """Reliability diagrams: share of regions correct against their mean score, per score bin."""
+    rows = {d: (read_json(result_path(d, sample)) or {}).get("rows", {}) for d in DATASETS}
+    curves = {(d, n): r[n]["calibration"]["reliability"] for d, r in rows.items() for n in ("zero-shot", "reversener")
+              if r.get(n, {}).get("calibration", {}).get("reliability")}
+    if not curves:
+        return
+    with figure(_figure_path("calibration", sample), 1, (5.5, 4.2)) as (ax,):
+        ax.plot([0, 1], [0, 1], color="#bbbbbb", linestyle=":", label="perfectly calibrated")
+        for (dataset, name), table in curves.items():
+            ax.plot([b["mean_score"] for b in table], [b["correct"] for b in table],
+                    "o-" if name == "reversener" else "s--", label=f"{dataset}, {name}", markersize=4)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("region score (mean per bin of 0.1)")
+        ax.set_ylabel("share of regions correct")
+        ax.legend(fontsize=7)

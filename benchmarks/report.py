@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .common import DATASETS, RESULTS, ROOT, gain, read_json
-from .quality import ROWS, result_path
+from .quality import DEFAULT_SAMPLE, ROWS, SMOKE_SAMPLE, result_path
 
 DOC = ROOT / "docs" / "benchmarks.md"
 PY = ".venv/bin/python -m"
@@ -23,46 +23,12 @@ def _machine(m: dict) -> str:
 
 
 def quality_section() -> list[str]:
-    out = ["## Quality: ReverseNER against zero-shot, same LLM", ""]
+    out = ["## Quality: ReverseNER against zero-shot, same LLM", "",
+           f"Each data set is scored on a seeded sample of {DEFAULT_SAMPLE} sentences, the setting that decides; "
+           f"the {SMOKE_SAMPLE}-sentence rows of earlier sessions follow as the smoke setting. Every difference "
+           "comes with its paired bootstrap 95% interval (the same resampled sentences on both sides).", ""]
     for dataset in DATASETS:
-        results = read_json(result_path(dataset))
-        command = f"`{PY} benchmarks.quality {dataset}`"
-        if not results or not results.get("rows"):
-            out += [f"### {dataset}", "", f"Not run yet: {command}.", ""]
-            continue
-        rows = results["rows"]
-        first = next(iter(rows.values()))
-        out += [f"### {dataset}: {results['sample']} sentences (seeded sample, seed {results['seed']}), "
-                f"{results['gold_entities']} gold entities", "",
-                f"Model `{first['model']}`; measured {_machine(first['machine'])}. Command: {command}.", "",
-                "| row | P | R | micro-F1 | 95% CI | per-type F1 | LLM calls / sent. | prompt tok / sent. "
-                "| completion tok / sent. | LLM s / sent. | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for name in ROWS:
-            if not (r := rows.get(name)):
-                out.append(f"| {name} | not run yet | | | | | | | | | |")
-                continue
-            c = r["cost"]
-            types = ", ".join(f"{t} {f:.2f}" for t, f in sorted(r["per_type_f1"].items()))
-            out.append(f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | {_ci(r)} | {types} | "
-                       f"{c['calls_per_sentence']:.2f} | {c['prompt_tokens_per_sentence']:.0f} | "
-                       f"{c['completion_tokens_per_sentence']:.0f} | {c['llm_seconds_per_sentence']:.1f} | "
-                       f"{r['wall_seconds'] / 60:.1f} |")
-        if "zero-shot" in rows and "reversener" in rows:
-            out += ["", f"ReverseNER − zero-shot: **{gain(rows['zero-shot'], rows['reversener'])} F1 points** "
-                        "(the paper reports +5.4 to +7.7 with larger LLMs on CoNLL-2003 and WikiGold)."]
-            if "reversener + SC" in rows and "zero-shot + SC" in rows:
-                out.append("With self-consistency on both sides (3 samples): "
-                           f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")
-            build = rows["reversener"].get("build")
-            if build:
-                out.append(f"The library build: {build['feature_sentences']} feature sentences, {build['kept']} "
-                           f"examples kept of {build['planned']} planned, {build['cost']['calls_per_sentence']:.0f} "
-                           "LLM calls (included in the ReverseNER row's cost). As in the paper, the library is "
-                           "built from the texts under test, so here "
-                           f"{build['feature_sentences']} of the {results['sample']} scored sentences are feature "
-                           "sentences whose own templates are among their demonstrations. The learning curve's first point "
-                           "scores the same sentences with a library built from a larger project's texts.")
-        out.append("")
+        out += _quality_rows(dataset, DEFAULT_SAMPLE)
     out += ["![quality](../benchmarks/results/quality.png)", "",
             "Rows: *SC* = entity-level self-consistency (3 samples at temperature 0.7, vote share ≥ 0.5); "
             "*random features* = feature sentences drawn at random instead of nearest the k-means centres; "
@@ -71,7 +37,96 @@ def quality_section() -> list[str]:
             "reused from the cache count at that time); *wall* is the row's run, shorter where it reused "
             "cached answers (a build shared with an earlier row) and longer where other work shared the "
             "CPUs.", ""]
+    out += calibration_section()
+    out += ["### Smoke setting", ""]
+    for dataset in DATASETS:
+        out += _quality_rows(dataset, SMOKE_SAMPLE)
     return out
+
+
+def _quality_rows(dataset: str, sample: int) -> list[str]:
+    results = read_json(result_path(dataset, sample))
+    command = f"`{PY} benchmarks.quality {dataset}{'' if sample == DEFAULT_SAMPLE else f' --sample {sample}'}`"
+    rows = (results or {}).get("rows", {})
+    partial = {name: part["done"] for name, part in (results or {}).get("partial", {}).items()}
+    if not rows:
+        running = "; ".join(f"{name}: {done} of {sample} sentences" for name, done in partial.items())
+        return [f"#### {dataset}, {sample} sentences", "",
+                f"Not run yet: {command}." + (f" Partly done (resumes there): {running}." if running else ""), ""]
+    first = next(iter(rows.values()))
+    out = [f"#### {dataset}: {results['sample']} sentences (seeded sample, seed {results['seed']}), "
+           f"{results['gold_entities']} gold entities", "",
+           f"Model `{first['model']}`; measured {_machine(first['machine'])}. Command: {command}.", "",
+           "| row | P | R | micro-F1 | 95% CI | per-type F1 | LLM calls / sent. | prompt tok / sent. "
+           "| completion tok / sent. | LLM s / sent. | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name in ROWS:
+        if not (r := rows.get(name)):
+            doing = f"running: {partial[name]} of {sample} sentences done" if name in partial else "not run yet"
+            out.append(f"| {name} | {doing} | | | | | | | | | |")
+            continue
+        c = r["cost"]
+        types = ", ".join(f"{t} {f:.2f}" for t, f in sorted(r["per_type_f1"].items()))
+        out.append(f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | {_ci(r)} | {types} | "
+                   f"{c['calls_per_sentence']:.2f} | {c['prompt_tokens_per_sentence']:.0f} | "
+                   f"{c['completion_tokens_per_sentence']:.0f} | {c['llm_seconds_per_sentence']:.1f} | "
+                   f"{r['wall_seconds'] / 60:.1f} |")
+    if "zero-shot" in rows and "reversener" in rows:
+        zero, rn = rows["zero-shot"], rows["reversener"]
+        out += ["", f"ReverseNER − zero-shot: **{gain(zero, rn)} F1 points** "
+                    "(the paper reports +5.4 to +7.7 with larger LLMs on CoNLL-2003 and WikiGold)."]
+        if "reversener + SC" in rows and "zero-shot + SC" in rows:
+            out.append("With self-consistency on both sides (3 samples): "
+                       f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")
+        if "per_type_counts" in zero and "per_type_counts" in rn:
+            out += ["", "| type | zero-shot F1 | ReverseNER F1 | ReverseNER − zero-shot (95% CI) |", "|---|---|---|---|"]
+            for t in sorted(zero["per_type_counts"]):
+                before, after = _of_type(zero, t), _of_type(rn, t)
+                out.append(f"| {t} | {before['f1']:.3f} | {after['f1']:.3f} | {gain(before, after)} |")
+        if build := rn.get("build"):
+            out.append("")
+            out.append(f"The library build: {build['feature_sentences']} feature sentences, {build['kept']} "
+                       f"examples kept of {build['planned']} planned, {build['cost']['calls_per_sentence']:.0f} "
+                       "LLM calls (included in the ReverseNER row's cost). As in the paper, the library is "
+                       f"built from the texts under test, so {build['feature_sentences']} of the "
+                       f"{results['sample']} scored sentences are feature sentences whose own templates are "
+                       "among their demonstrations.")
+    out.append("")
+    return out
+
+
+def _of_type(row: dict, label: str) -> dict:
+    """One type's share of a row, shaped as `gain` reads a row."""
+    return {"f1": row["per_type_f1"].get(label, 0.0), "sentence_counts": row["per_type_counts"][label]}
+
+
+def calibration_section() -> list[str]:
+    out = ["### Confidence scores", "",
+           "A region's score is the probability of the least likely token that spells its name in the LLM's "
+           "answer (one greedy sample); the prediction's score is that of the answer's least likely token, so it "
+           "also falls where the model hesitated to close its list. *AUROC, regions*: how often a correct region "
+           "outscores a wrong one; *AUROC, tasks*: how often a sentence predicted exactly right outscores one "
+           "that is not, i.e. whether sorting by score puts the tasks that need review first. 0.5 is chance.", "",
+           "| data set | row | scored regions | AUROC, regions | AUROC, tasks | P / R / F1 when regions below "
+           "the threshold are dropped |", "|---|---|---|---|---|---|"]
+    found = False
+    for dataset in DATASETS:
+        rows = (read_json(result_path(dataset, DEFAULT_SAMPLE)) or {}).get("rows", {})
+        for name in ("zero-shot", "reversener"):
+            cal = rows.get(name, {}).get("calibration")
+            if not cal or not cal.get("spans"):
+                continue
+            found = True
+            cuts = "; ".join(f"≥{t['threshold']:g}: {t['precision']:.2f} / {t['recall']:.2f} / {t['f1']:.3f}"
+                             for t in cal["by_threshold"])
+            out.append(f"| {dataset} | {name} | {cal['spans']} | **{_num(cal['auroc'])}** | "
+                       f"{_num(cal.get('answer_auroc'))} | {cuts} |")
+    if not found:
+        return ["### Confidence scores", "", f"Not run yet: `{PY} benchmarks.quality <data set>`.", ""]
+    return out + ["", "![reliability](../benchmarks/results/calibration.png)", ""]
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def learning_section() -> list[str]:

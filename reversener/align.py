@@ -39,19 +39,19 @@ def align(text: str, mentions: Sequence[Mention]) -> list[Span]:
     """
     if not text:
         return []
-    candidates: list[tuple[int, int, int, str]] = []  # (-length, start, mention index, label)
+    candidates: list[tuple[int, int, int]] = []  # (-length, start, mention index)
     for index, mention in enumerate(mentions):
         for start, end in _locate(text, mention.text.strip()):
-            candidates.append((start - end, start, index, mention.type))
+            candidates.append((start - end, start, index))
     candidates.sort()
     taken = bytearray(len(text))
     spans: list[Span] = []
-    for neg_length, start, _, label in candidates:
+    for neg_length, start, index in candidates:
         end = start - neg_length
         if any(taken[start:end]):
             continue
         taken[start:end] = b"\x01" * (end - start)
-        spans.append(Span(start, end, label))
+        spans.append(Span(start, end, mentions[index].type, mentions[index].score))
     return sorted(spans)
 
 

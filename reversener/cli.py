@@ -152,7 +152,8 @@ def annotate(
             failed.append(name)
             console.print(f"[red]task {name}: no prediction:[/red] {found.error}")
             continue
-        task["predictions"] = [prediction(to_results(found.text, found.spans, from_name, to_name), version)]
+        task["predictions"] = [prediction(to_results(found.text, found.spans, from_name, to_name), version,
+                                          found.score)]
     _write_json(output, tasks)
     spans = sum(len(p.spans) for p in predictions if not p.error)
     console.print(f"{len(tasks) - len(failed)} of {len(tasks)} tasks predicted, {spans} entities ({version}) -> {output}")

@@ -27,6 +27,10 @@ class MethodConfig(BaseModel):
     samples: int = Field(1, ge=1, description="s: answers sampled per text for self-consistency.")
     temperature: float = Field(0.7, ge=0, description="Sampling temperature when samples > 1.")
     vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")
+    min_score: float = Field(
+        0.0, ge=0, le=1,
+        description="Entities scored below this are dropped (score: token probability, or vote share when samples > 1).",
+    )
     max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")
     max_chunk_chars: int = Field(1000, ge=100, description="Longer texts are split into chunks this size.")
     max_chunks: int = Field(

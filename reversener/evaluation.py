@@ -14,13 +14,15 @@ from .definitions import resolve_types
 from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, Progress
-from .metrics import bootstrap_f1, evaluate, sentence_counts
-from .recognizer import Recognizer
-from .types import Sentence
+from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
+from .recognizer import Prediction, Recognizer
+from .types import Sentence, Span
 
-__all__ = ["EvalRow", "pick_sentences", "run_mode", "cost", "scores"]
+__all__ = ["EvalRow", "pick_sentences", "run_mode", "cost", "scores", "eval_library", "per_sentence",
+           "sentences_from"]
 
 ProgressFactory = Callable[[str, int], Progress]
+THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)  # score cut-offs a row reports precision and recall at
 
 
 @dataclass
@@ -37,7 +39,21 @@ class EvalRow:
     cost: dict[str, float]
     wall_seconds: float
     sentence_counts: list[tuple[int, int, int]] = field(default_factory=list)  # for paired comparisons
+    per_type_counts: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
     build: dict | None = field(default=None)
+    per_sentence: dict = field(default_factory=dict)  # what was predicted, sentence by sentence
+
+    @classmethod
+    def of(cls, mode: str, gold: Sequence[Sentence], per_sentence: dict, stats: dict[str, float],
+           wall_seconds: float, build: dict | None) -> EvalRow:
+        """A row from its sentence-by-sentence predictions (see `per_sentence`) and the LLM counters."""
+        predicted = sentences_from(gold, per_sentence)
+        quality = scores(gold, predicted)
+        calibrated = calibration(gold, predicted, THRESHOLDS)
+        calibrated["answer_auroc"] = _answer_auroc(quality["sentence_counts"], per_sentence["answer_scores"])
+        return cls(mode=mode, sentences=len(gold), **quality, calibration=calibrated, cost=cost(stats, len(gold)),
+                   wall_seconds=wall_seconds, build=build, per_sentence=per_sentence)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,7 +76,16 @@ def scores(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> dict:
     return {"precision": report.micro.precision, "recall": report.micro.recall, "f1": report.micro.f1,
             "f1_interval": bootstrap_f1(gold, predicted),
             "per_type_f1": {t: s.f1 for t, s in report.per_type.items()},
-            "sentence_counts": sentence_counts(gold, predicted)}
+            "sentence_counts": sentence_counts(gold, predicted),
+            "per_type_counts": {t: sentence_counts(gold, predicted, t) for t in report.per_type}}
+
+
+def _answer_auroc(counts: Sequence[Sequence[int]], answer_scores: Sequence[float | None]) -> float | None:
+    """AUROC of the answer score for "this sentence's prediction is exactly right": does sorting
+    tasks by it put those needing review first?"""
+    known = [(score, fp == fn == 0) for (_, fp, fn), score in zip(counts, answer_scores, strict=True)
+             if score is not None]
+    return auroc(np.array([s for s, _ in known], dtype=float), np.array([ok for _, ok in known], dtype=bool))
 
 
 def cost(stats: dict[str, float], sentences: int) -> dict[str, float]:
@@ -76,31 +101,58 @@ def cost(stats: dict[str, float], sentences: int) -> dict[str, float]:
     }
 
 
+def gold_types(gold: Sequence[Sentence], definitions: dict[str, str] | None = None) -> dict[str, str]:
+    """The gold data's entity types with their definitions."""
+    return resolve_types(sorted({s.label for g in gold for s in g.spans}), definitions)
+
+
+def eval_library(
+    gold: Sequence[Sentence], llm: LLMClient, embedder: Embedder, config: MethodConfig,
+    *, definitions: dict[str, str] | None = None, progress: ProgressFactory | None = None,
+) -> tuple[ExampleLibrary, dict]:
+    """A library built from the gold texts (their words only, never their labels), and what its build
+    did and cost, as a row reports it."""
+    before = llm.stats.snapshot()
+    library, build = build_library([g.text for g in gold], gold_types(gold, definitions), llm, embedder, config,
+                                   on_step=progress)
+    return library, _build_dict(build, llm.stats.since(before))
+
+
+def per_sentence(predictions: Sequence[Prediction]) -> dict:
+    """Each sentence's spans ([start, end, label, score]), answer score, demonstrations and error:
+    kept in a row so that two rows can be compared sentence by sentence."""
+    return {"spans": [[[s.start, s.end, s.label, s.score] for s in p.spans] for p in predictions],
+            "answer_scores": [p.score for p in predictions],
+            "demonstrations": [list(p.demonstrations) for p in predictions],
+            "errors": [p.error for p in predictions]}
+
+
+def sentences_from(gold: Sequence[Sentence], recorded: dict) -> list[Sentence]:
+    """The predicted sentences of a row's `per_sentence` record."""
+    return [Sentence(g.text, tuple(Span(a, b, label, score) for a, b, label, score in spans))
+            for g, spans in zip(gold, recorded["spans"], strict=True)]
+
+
 def run_mode(
     mode: str, gold: Sequence[Sentence], llm: LLMClient, embedder: Embedder, config: MethodConfig,
     *, definitions: dict[str, str] | None = None, progress: ProgressFactory | None = None,
     library: ExampleLibrary | None = None,
 ) -> tuple[EvalRow, ExampleLibrary | None]:
-    """Evaluate `zero-shot` or `reversener`; for the latter, build the library from the gold texts
-    (their words only, never their labels) unless one is given."""
+    """Evaluate `zero-shot` or `reversener`; for the latter, build the library unless one is given."""
     if mode not in ("zero-shot", "reversener"):
         raise ValueError(f"unknown mode {mode!r}: use 'zero-shot' or 'reversener'")
-    types = resolve_types(sorted({s.label for g in gold for s in g.spans}), definitions)
-    texts = [g.text for g in gold]
     started, before = time.monotonic(), llm.stats.snapshot()
-    build: BuildReport | None = None
+    build = None
     if mode == "reversener" and library is None:
-        library, build = build_library(texts, types, llm, embedder, config, on_step=progress)
-    build_cost = llm.stats.since(before)
-    recognizer = Recognizer(llm, embedder, types, library if mode == "reversener" else None, config)
-    predictions = recognizer.recognize(texts, progress(mode, len(texts)) if progress else None)
-    row = EvalRow(
-        mode=mode, sentences=len(gold), **scores(gold, [p.sentence for p in predictions]),
-        cost=cost(llm.stats.since(before), len(gold)), wall_seconds=time.monotonic() - started,
-        build=None if build is None else {
-            "feature_sentences": len(build.feature_sentences), "entities": {t: len(v) for t, v in build.entities.items()},
-            "planned": build.planned, "kept": build.kept, "rejected": dict(build.rejected),
-            "cost": cost(build_cost, 1) | {"per": "build"},
-        },
-    )
+        library, build = eval_library(gold, llm, embedder, config, definitions=definitions, progress=progress)
+    recognizer = Recognizer(llm, embedder, gold_types(gold, definitions),
+                            library if mode == "reversener" else None, config)
+    predictions = recognizer.recognize([g.text for g in gold], progress(mode, len(gold)) if progress else None)
+    row = EvalRow.of(mode, gold, per_sentence(predictions), llm.stats.since(before), time.monotonic() - started, build)
     return row, library
+
+
+def _build_dict(build: BuildReport, build_cost: dict[str, float]) -> dict:
+    return {"feature_sentences": len(build.feature_sentences), "entities": {t: len(v) for t, v in build.entities.items()},
+            "planned": build.planned, "kept": build.kept, "rejected": dict(build.rejected),
+            "cost": cost(build_cost, 1) | {"per": "build"}}

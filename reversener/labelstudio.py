@@ -22,18 +22,23 @@ def to_results(text: str, spans: Iterable[Span], from_name: str = "label", to_na
             "to_name": to_name,
             "type": "labels",
             "value": {"start": s.start, "end": s.end, "text": text[s.start : s.end], "labels": [s.label]},
-            "score": round(s.score, 4),
+            **({} if s.score is None else {"score": round(s.score, 4)}),
         }
         for s in spans
     ]
 
 
-def prediction(results: Sequence[dict], model_version: str) -> dict:
+def prediction(results: Sequence[dict], model_version: str, score: float | None = None) -> dict:
     """A Label Studio prediction from its regions: the one builder for the CLI and the backend.
-    Its score is the mean region score, 1.0 when the model answered and found nothing (a failure
-    is never a prediction, so it never gets here)."""
-    score = sum(r["score"] for r in results) / len(results) if results else 1.0
-    return {"result": list(results), "score": round(score, 4), "model_version": model_version}
+
+    Its score ranks tasks for review, lowest first: the model's confidence in its whole answer where
+    known (it also falls where the model hesitated to stop, a likely miss), else its weakest region's.
+    With no confidence to give, the prediction has no score (a failure never gets here)."""
+    if score is None:
+        known = [r["score"] for r in results if "score" in r]
+        score = min(known) if known else None
+    answer = {"result": list(results), "model_version": model_version}
+    return answer if score is None else answer | {"score": round(score, 4)}
 
 
 def spans_from_results(text: str, results: Iterable[dict], types: Collection[str]) -> list[Span]:

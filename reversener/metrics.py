@@ -14,7 +14,8 @@ import numpy as np
 
 from .types import Sentence
 
-__all__ = ["Scores", "Report", "evaluate", "bootstrap_f1", "bootstrap_f1_gain", "sentence_counts"]
+__all__ = ["Scores", "Report", "evaluate", "bootstrap_f1", "bootstrap_f1_gain", "sentence_counts", "calibration",
+           "auroc"]
 
 Key = tuple[int, int, str]
 
@@ -69,10 +70,56 @@ def evaluate(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> Report:
     return Report(micro=micro, per_type={label: per_type[label] for label in sorted(per_type)})
 
 
-def sentence_counts(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> list[tuple[int, int, int]]:
-    """(tp, fp, fn) per sentence: what the bootstrap resamples, and what a paired comparison of two
-    runs on the same sentences needs."""
-    return [(len(g & p), len(p - g), len(g - p)) for g, p in _pairs(gold, predicted)]
+def sentence_counts(
+    gold: Sequence[Sentence], predicted: Sequence[Sentence], label: str | None = None
+) -> list[tuple[int, int, int]]:
+    """(tp, fp, fn) per sentence, of one type's spans if `label` is given: what the bootstrap
+    resamples, and what a paired comparison of two runs on the same sentences needs."""
+    pairs = _pairs(gold, predicted)
+    if label is not None:
+        pairs = [({k for k in g if k[2] == label}, {k for k in p if k[2] == label}) for g, p in pairs]
+    return [(len(g & p), len(p - g), len(g - p)) for g, p in pairs]
+
+
+def calibration(
+    gold: Sequence[Sentence], predicted: Sequence[Sentence], thresholds: Sequence[float], bins: int = 10
+) -> dict:
+    """How well predicted spans' scores say which spans are right: AUROC of the score for "this span
+    is in the gold", micro P/R/F1 when spans below each threshold are dropped, and a reliability
+    table (mean score against share correct, per score bin). Spans without a score are left out of
+    the AUROC and the table and kept at every threshold."""
+    pairs = _pairs(gold, predicted)
+    scored = [(s.score, s.key in g) for (g, _), p in zip(pairs, predicted) for s in p.spans if s.score is not None]
+    gold_total = sum(len(g) for g, _ in pairs)
+    scores = np.array([x for x, _ in scored], dtype=float)
+    correct = np.array([y for _, y in scored], dtype=bool)
+    unscored = [(s.key in g) for (g, _), p in zip(pairs, predicted) for s in p.spans if s.score is None]
+    by_threshold = []
+    for threshold in thresholds:
+        keep = scores >= threshold - 1e-12
+        tp = int(correct[keep].sum()) + sum(unscored)
+        kept = int(keep.sum()) + len(unscored)
+        by_threshold.append({"threshold": threshold, "kept": kept, "precision": tp / kept if kept else 0.0,
+                             "recall": tp / gold_total if gold_total else 0.0,
+                             "f1": _f1(tp, kept - tp, gold_total - tp)})
+    table = []
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (scores >= low) & ((scores < high) if high < 1.0 else (scores <= high))
+        if inside.any():
+            table.append({"low": float(low), "high": float(high), "count": int(inside.sum()),
+                          "mean_score": float(scores[inside].mean()), "correct": float(correct[inside].mean())})
+    return {"spans": len(scored), "auroc": auroc(scores, correct), "by_threshold": by_threshold,
+            "reliability": table}
+
+
+def auroc(scores: np.ndarray, correct: np.ndarray) -> float | None:
+    """Probability that a correct item outscores a wrong one (ties count half); None if either is absent."""
+    if correct.all() or not correct.any():
+        return None
+    from sklearn.metrics import roc_auc_score  # only evaluations need it
+
+    return float(roc_auc_score(correct, scores))
 
 
 def bootstrap_f1(

@@ -11,6 +11,7 @@ import numpy as np
 
 from .align import align
 from .config import MethodConfig
+from .confidence import answer_confidence, score_mentions
 from .consistency import vote
 from .embeddings import Embedder
 from .errors import ParseError
@@ -30,12 +31,15 @@ log = logging.getLogger(__name__)
 class Prediction:
     """The spans found in one text, what went wrong on the way (empty when nothing did), and the
     `error` that makes the spans unusable (an LLM call failed, or no answer could be read): a
-    failed prediction is not an empty one."""
+    failed prediction is not an empty one. `score` is the confidence in the answer as a whole (its
+    weakest chunk; None where unknown); `demonstrations` are the ids of the examples it was shown."""
 
     text: str
     spans: tuple[Span, ...]
     problems: tuple[str, ...] = field(default=())
     error: str | None = None
+    score: float | None = None
+    demonstrations: tuple[str, ...] = field(default=())
 
     @property
     def sentence(self) -> Sentence:
@@ -81,6 +85,10 @@ class Recognizer:
         spans: list[list[Span]] = [[] for _ in texts]
         problems: list[list[str]] = [[] for _ in texts]
         errors: list[str | None] = [None for _ in texts]
+        confidences: list[list[float | None]] = [[] for _ in texts]
+        shown: list[dict[str, None]] = [{} for _ in texts]
+        for (i, _, _), shots in zip(chunks, demos, strict=True):
+            shown[i].update(dict.fromkeys(example.id for example in shots))
         for i, (total, offset) in skipped.items():
             problems[i].append(f"text too long: predicted its first {self.config.max_chunks} of {total} chunks "
                                f"(characters 0-{offset} of {len(texts[i])}); raise MAX_CHUNKS for more")
@@ -88,13 +96,15 @@ class Recognizer:
             if isinstance(answer, Exception):
                 errors[i] = errors[i] or f"LLM failed: {answer}"
                 continue
-            found, issues = self._vote(text, answer)
+            found, issues, confidence = self._vote(text, answer)
+            found = [s for s in found if s.score is None or s.score >= self.config.min_score]
             if answer and len(issues) == len(answer):  # not one sample could be read
                 errors[i] = errors[i] or f"LLM answer unusable: {issues[0]}"
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
             problems[i].extend(issues)
-        return [Prediction(t, tuple(sorted(s)), tuple(p), e)
-                for t, s, p, e in zip(texts, spans, problems, errors, strict=True)]
+            confidences[i].append(confidence)
+        return [Prediction(t, tuple(sorted(s)), tuple(p), e, _weakest(c), tuple(d))
+                for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""
@@ -108,7 +118,7 @@ class Recognizer:
         c = self.config
         greedy = c.samples == 1
         return LLMRequest(self.messages(text, shots), samples=c.samples,
-                          temperature=0.0 if greedy else c.temperature, max_tokens=c.max_tokens)
+                          temperature=0.0 if greedy else c.temperature, max_tokens=c.max_tokens, logprobs=greedy)
 
     def _demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
         m, humans = self.config.demonstrations, self.config.human_demonstrations
@@ -123,17 +133,32 @@ class Recognizer:
             picks = [self.library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
         return [_ordered(shots) for shots in picks]
 
-    def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str]]:
+    def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
+        """The spans, the problems, and the confidence in the answer: from the tokens' log-probabilities
+        for one sample, else the share of samples that gave exactly the voted spans."""
         per_sample, issues = [], []
         for answer in answers:
             try:
-                per_sample.append(align(text, parse_mentions(answer, self.types)))
+                mentions = parse_mentions(answer, self.types)
             except ParseError as err:
                 issues.append(str(err))
                 per_sample.append([])  # an unusable answer is a vote for nothing
+                continue
+            logprobs = getattr(answer, "logprobs", None)
+            per_sample.append(align(text, score_mentions(answer, logprobs, mentions)))
         if len(per_sample) == 1:
-            return per_sample[0], issues
-        return vote(per_sample, self.config.vote_threshold), issues
+            confidence = answer_confidence(answers[0], getattr(answers[0], "logprobs", None)) if not issues else None
+            return per_sample[0], issues, confidence
+        kept = vote(per_sample, self.config.vote_threshold)
+        agreeing = sum({s.key for s in sample} == {s.key for s in kept} for sample in per_sample)
+        return kept, issues, agreeing / len(per_sample)
+
+
+def _weakest(confidences: Sequence[float | None]) -> float | None:
+    """A text's confidence is its least sure chunk's; unknown if any chunk's is."""
+    if not confidences or any(c is None for c in confidences):
+        return None
+    return min(confidences)
 
 
 def _ordered(shots: list[Example]) -> list[Example]:

@@ -12,20 +12,23 @@ Source = Literal["synthetic", "human"]
 
 @dataclass(frozen=True)
 class Mention:
-    """An entity as the LLM names it: surface text and type, not yet located in the text."""
+    """An entity as the LLM names it: surface text and type, not yet located in the text, and how
+    sure the LLM was of it (None where unknown)."""
 
     text: str
     type: str
+    score: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, order=True)
 class Span:
-    """A labeled character span [start, end) in Python code points, with a confidence score."""
+    """A labeled character span [start, end) in Python code points, with the model's confidence
+    in it (None for gold and human spans, and where the LLM gave nothing to measure it by)."""
 
     start: int
     end: int
     label: str
-    score: float = field(default=1.0, compare=False)
+    score: float | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[int, int, str]:

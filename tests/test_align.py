@@ -16,7 +16,8 @@ def test_single_mention():
     text = "John Smith lives in Paris."
     spans = align(text, [Mention("Paris", "LOC")])
     assert spans == [Span(20, 25, "LOC")]
-    assert spans[0].score == 1.0
+    assert spans[0].score is None  # the mention had no score to pass on
+    assert align(text, [Mention("Paris", "LOC", score=0.4)])[0].score == 0.4
 
 
 def test_every_occurrence_of_repeated_mention():

@@ -43,13 +43,14 @@ def tiny(tmp_path, monkeypatch):
 def test_quality_rows_are_written_and_a_rerun_asks_the_llm_nothing(tiny):
     server, results = tiny
     quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
-    written = json.loads((results / "quality-tiny.json").read_text())
+    written = json.loads((results / "quality-tiny-4.json").read_text())
     assert written["sample"] == 4 and written["gold_entities"] == 12
     rows = written["rows"]
     assert set(rows) == {"zero-shot", "reversener"}
     assert rows["zero-shot"]["recall"] == pytest.approx(1 / 3)  # the fake knows Bob, not Zorblat Qu or Vexmoor
     assert rows["reversener"]["build"]["planned"] > 0  # kept: none, the fake leaves "Zorblat Qu" in its templates
-    assert (results / "quality.png").stat().st_size > 0
+    assert (results / "quality-4.png").stat().st_size > 0
+    assert len(rows["reversener"]["per_sentence"]["spans"]) == 4 and "library" in rows["reversener"]
     asked = len(server.requests)
     quality.run("tiny", rows="zero-shot", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
     assert len(server.requests) == asked
@@ -104,8 +105,9 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     monkeypatch.setattr(cost, "RESULTS", results)
     monkeypatch.setattr(report, "RESULTS", results)
     monkeypatch.setattr(report, "DOC", results / "benchmarks.md")
+    monkeypatch.setattr(report, "DEFAULT_SAMPLE", 4)
     quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
-    rows = json.loads((results / "quality-tiny.json").read_text())["rows"]
+    rows = json.loads((results / "quality-tiny-4.json").read_text())["rows"]
     costs = cost.per_sentence("tiny")
     build_calls = rows["reversener"]["build"]["cost"]["calls_per_sentence"]
     inference = rows["reversener"]["cost"]["calls_per_sentence"] - build_calls / 4

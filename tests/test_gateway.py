@@ -79,6 +79,35 @@ def test_cache_makes_a_rerun_free_and_keeps_its_cost(tmp_path):
     assert calls_made == 2
 
 
+def test_logprobs_are_asked_for_returned_and_kept_in_the_cache(tmp_path):
+    tokens = [("{", -0.1), ('"a"', -0.7), ("}", -0.2)]
+    with FakeOpenAIServer(lambda body: Reply(['{"a"}'], logprobs=[tokens])) as server:
+        first = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite"))
+        [[fresh]] = first.complete([_request(logprobs=True)])
+        [[cached]] = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite")).complete([_request(logprobs=True)])
+        [[plain]] = first.complete([_request()])
+    assert server.requests[0]["logprobs"] is True and server.requests[0]["top_logprobs"] == 1
+    assert fresh == cached == '{"a"}' and fresh.logprobs == cached.logprobs == tuple(tokens)
+    assert "logprobs" not in server.requests[1] and plain.logprobs is None  # asked again: another key
+    assert len(server.requests) == 2
+
+
+def test_a_cache_written_before_logprobs_keeps_its_answers(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "c.sqlite")
+    old.execute("PRAGMA user_version = 2")
+    old.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, text TEXT NOT NULL, prompt_tokens INTEGER,"
+                " completion_tokens INTEGER, seconds REAL)")
+    old.execute("INSERT INTO answers VALUES ('k', 'kept', 5, 2, 0.5)")
+    old.commit()
+    old.close()
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    assert cache.get_many(["k"])["k"].text == "kept"
+    cache.put("k2", cache.get_many(["k"])["k"])
+    assert len(cache) == 2
+
+
 def test_cache_misses_when_the_prompt_or_params_change(tmp_path):
     with FakeOpenAIServer(lambda body: "x") as server:
         gateway = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite"))

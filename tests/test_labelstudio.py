@@ -55,16 +55,21 @@ def test_ids_are_stable_and_distinct():
     assert relabeled not in first
 
 
-def test_prediction_shape_and_mean_score():
+def test_prediction_score_is_the_answers_confidence_else_its_weakest_region():
     result = prediction(to_results(TEXT, [ANNA, ROME]), model_version="reversener-abc123")
     assert set(result) == {"result", "score", "model_version"}
     assert result["result"] == to_results(TEXT, [ANNA, ROME])
-    assert result["score"] == pytest.approx(0.625)
+    assert result["score"] == 0.5  # sorted ascending, the task with the least sure region comes first
     assert result["model_version"] == "reversener-abc123"
+    assert prediction(to_results(TEXT, [ANNA, ROME]), "v1", score=0.25)["score"] == 0.25
 
 
-def test_prediction_without_spans_is_confident_and_empty():
-    assert prediction([], "v1") == {"result": [], "score": 1.0, "model_version": "v1"}
+def test_without_a_confidence_nothing_claims_one():
+    unscored = to_results(TEXT, [Span(0, 9, "PER")])
+    assert "score" not in unscored[0]
+    assert prediction(unscored, "v1") == {"result": unscored, "model_version": "v1"}
+    assert prediction([], "v1") == {"result": [], "model_version": "v1"}
+    assert prediction([], "v1", score=0.9) == {"result": [], "score": 0.9, "model_version": "v1"}
 
 
 def test_prediction_keeps_the_regions_of_several_controls():
@@ -76,7 +81,7 @@ def test_prediction_keeps_the_regions_of_several_controls():
 def test_round_trip():
     results = prediction(to_results(TEXT, [ANNA, ROME]), "v1")["result"]
     assert spans_from_results(TEXT, results, TYPES) == [ANNA, ROME]
-    assert all(s.score == 1.0 for s in spans_from_results(TEXT, results, TYPES))  # human labels are certain
+    assert all(s.score is None for s in spans_from_results(TEXT, results, TYPES))  # human labels carry none
 
 
 def test_spans_from_results_reads_annotations():

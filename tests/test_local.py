@@ -49,3 +49,16 @@ def test_a_stale_state_file_is_not_reused(tmp_path):
     state = {"pid": 2**22 + 12345, "port": 9, "model": str(tmp_path / "m.gguf")}
     (tmp_path / "llama-server.json").write_text(json.dumps(state))
     assert LocalLLMServer(tmp_path / "m.gguf", tmp_path)._reusable() is None
+
+
+def test_the_servers_vocabulary_ranking_keeps_the_best_entries_and_nothing_else_changes():
+    import numpy as np
+
+    from reversener.llm import llama_server
+
+    logprobs = np.random.default_rng(0).normal(size=5000).astype(np.float32)
+    ranked = llama_server._ranked(zip(logprobs, range(len(logprobs))), reverse=True)
+    assert ranked == sorted(zip(logprobs, range(len(logprobs))), reverse=True)[: llama_server.TOP]
+    assert llama_server._ranked([3, 1, 2]) == [1, 2, 3]
+    assert llama_server._ranked([3, 1, 2], reverse=True) == [3, 2, 1]
+    assert llama_server._ranked(zip([1, 2], "ab"), key=lambda pair: pair[1]) == [(1, "a"), (2, "b")]

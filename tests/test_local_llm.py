@@ -43,6 +43,9 @@ def test_bundled_model_annotates_a_sentence_with_reversener(runtime):
     surfaces = {(TEXT[s.start : s.end], s.label) for s in found.spans}
     assert ("Angela Merkel", "PER") in surfaces or ("Berlin", "LOC") in surfaces, surfaces
     assert all(TEXT[s.start : s.end].strip() == TEXT[s.start : s.end] for s in found.spans)
+    # Scores come from the server's token log-probabilities: real probabilities, not constants.
+    assert found.score is not None and 0 < found.score <= 1
+    assert all(s.score is not None and found.score <= s.score <= 1 for s in found.spans)
     stats = runtime.llm.stats.snapshot()
     assert stats["calls"] >= 3 and stats["completion_tokens"] > 0 and stats["failures"] == 0
 

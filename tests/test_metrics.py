@@ -163,3 +163,27 @@ def test_paired_gain_interval_excludes_zero_where_the_two_runs_intervals_overlap
     assert bootstrap_f1_gain([], [], n=50) == (0.0, 0.0)
     with pytest.raises(ValueError, match="same sentences"):
         bootstrap_f1_gain(before, after[:-1])
+
+
+def test_calibration_ranks_thresholds_and_bins_scored_spans():
+    from reversener.metrics import calibration
+
+    gold = [Sentence("Ada met Bob in Rome", (Span(0, 3, "PER"), Span(8, 11, "PER"), Span(15, 19, "LOC")))]
+    predicted = [Sentence("Ada met Bob in Rome", (Span(0, 3, "PER", 0.9), Span(4, 7, "PER", 0.3),
+                                                   Span(8, 11, "PER", 0.6), Span(15, 19, "ORG", 0.8)))]
+    report = calibration(gold, predicted, thresholds=[0.0, 0.5, 0.85])
+    # Correct: 0.9 and 0.6; wrong: 0.3 and 0.8. Of the four correct-wrong pairs, three are ordered.
+    assert report["spans"] == 4 and report["auroc"] == pytest.approx(0.75)
+    assert [(t["kept"], round(t["precision"], 2), round(t["recall"], 2)) for t in report["by_threshold"]] == [
+        (4, 0.5, 0.67), (3, 0.67, 0.67), (1, 1.0, 0.33)]
+    assert [(b["count"], b["correct"]) for b in report["reliability"]] == [(1, 0.0), (1, 1.0), (1, 0.0), (1, 1.0)]
+
+
+def test_per_type_sentence_counts_only_count_that_type():
+    from reversener.metrics import sentence_counts
+
+    gold = [Sentence("Ada in Rome", (Span(0, 3, "PER"), Span(7, 11, "LOC")))]
+    predicted = [Sentence("Ada in Rome", (Span(0, 3, "PER"), Span(7, 11, "ORG")))]
+    assert sentence_counts(gold, predicted, "LOC") == [(0, 0, 1)]
+    assert sentence_counts(gold, predicted, "ORG") == [(0, 1, 0)]
+    assert sentence_counts(gold, predicted) == [(1, 1, 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -12,14 +13,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Reply:
-    """What the server sends for one request: an HTTP status and either answers or an error body."""
+    """What the server sends for one request: an HTTP status and either answers or an error body;
+    `logprobs`, per answer, the (token, log-probability) pairs sent when a request asks for them
+    (by default each word, space and sign of the answer is a token of log-probability 0)."""
 
     answers: list[str] | None = None
     status: int = 200
     delay: float = 0.0
+    logprobs: list[list[tuple[str, float]]] | None = None
 
 
 Responder = Callable[[dict], "Reply | str | list[str]"]
+_TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
 
 
 class FakeOpenAIServer:
@@ -57,7 +62,7 @@ class FakeOpenAIServer:
             time.sleep(self.latency + reply.delay)
             if reply.status != 200:
                 return reply.status, {"error": {"message": f"scripted {reply.status}", "type": "server_error"}}
-            return 200, _completion(body, reply.answers or [""])
+            return 200, _completion(body, reply.answers or [""], reply.logprobs)
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -90,8 +95,9 @@ class FakeOpenAIServer:
         return Handler
 
 
-def _completion(body: dict, answers: list[str]) -> dict:
+def _completion(body: dict, answers: list[str], logprobs: list[list[tuple[str, float]]] | None) -> dict:
     texts = answers[: int(body.get("n") or 1)]  # fewer than n is allowed, as llama.cpp does
+    tokens = logprobs or [[(t, 0.0) for t in _TOKENS.findall(text)] for text in texts]
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
     return {
         "id": "chatcmpl-fake",
@@ -99,7 +105,10 @@ def _completion(body: dict, answers: list[str]) -> dict:
         "created": int(time.time()),
         "model": body.get("model", "fake"),
         "choices": [
-            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop",
+             **({"logprobs": {"content": [{"token": token, "logprob": lp, "bytes": list(token.encode()),
+                                           "top_logprobs": []} for token, lp in tokens[i]]}}
+                if body.get("logprobs") else {})}
             for i, t in enumerate(texts)
         ],
         "usage": {

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .client import TokenLogprobs
+
 __all__ = ["ResponseCache", "Answer", "cache_key"]
 
 _SCHEMA = 2
@@ -23,6 +25,7 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    logprobs: TokenLogprobs | None = None
 
 
 def cache_key(model: str, messages: list[dict[str, str]], params: dict, sample: int) -> str:
@@ -49,8 +52,11 @@ class ResponseCache:
             self._db.execute(f"PRAGMA user_version = {_SCHEMA}")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT NOT NULL,"
-            " prompt_tokens INTEGER, completion_tokens INTEGER, seconds REAL)"
+            " prompt_tokens INTEGER, completion_tokens INTEGER, seconds REAL, logprobs TEXT)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+        if "logprobs" not in columns:  # a cache written before scores: keep its answers
+            self._db.execute("ALTER TABLE answers ADD COLUMN logprobs TEXT")
         self._db.commit()
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Answer]:
@@ -58,16 +64,18 @@ class ResponseCache:
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
-        query = f"SELECT key, text, prompt_tokens, completion_tokens, seconds FROM answers WHERE key IN ({marks})"
+        query = (f"SELECT key, text, prompt_tokens, completion_tokens, seconds, logprobs FROM answers"
+                 f" WHERE key IN ({marks})")
         with self._lock:
             rows = self._db.execute(query, keys).fetchall()
-        return {key: Answer(text, p or 0, c or 0, s or 0.0) for key, text, p, c, s in rows}
+        return {key: Answer(text, p or 0, c or 0, s or 0.0, _tokens(lp)) for key, text, p, c, s, lp in rows}
 
     def put(self, key: str, answer: Answer) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                (key, answer.text, answer.prompt_tokens, answer.completion_tokens, answer.seconds),
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
+                (key, answer.text, answer.prompt_tokens, answer.completion_tokens, answer.seconds,
+                 None if answer.logprobs is None else json.dumps(answer.logprobs, ensure_ascii=False)),
             )
             self._db.commit()
 
@@ -78,3 +86,7 @@ class ResponseCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _tokens(stored: str | None) -> TokenLogprobs | None:
+    return None if stored is None else tuple((token, logprob) for token, logprob in json.loads(stored))

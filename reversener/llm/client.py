@@ -9,9 +9,22 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import LLMError
 
-__all__ = ["LLMRequest", "LLMStats", "LLMClient", "Progress"]
+__all__ = ["LLMRequest", "LLMStats", "LLMClient", "Progress", "Completion", "TokenLogprobs"]
 
 Progress = Callable[[int], None]
+TokenLogprobs = tuple[tuple[str, float], ...]  # (token text, natural-log probability), in answer order
+
+
+class Completion(str):
+    """An answer's text; where the request asked for them and the provider sent them, it also
+    carries its tokens' log-probabilities. A str, so every step that only reads text is unchanged."""
+
+    logprobs: TokenLogprobs | None
+
+    def __new__(cls, text: str, logprobs: TokenLogprobs | None = None) -> Completion:
+        completion = super().__new__(cls, text)
+        completion.logprobs = logprobs
+        return completion
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,7 @@ class LLMRequest:
     temperature: float = 0.0
     max_tokens: int = 384
     json_mode: bool = True
+    logprobs: bool = False  # ask for the answer tokens' log-probabilities (confidence scores)
 
     def as_chat(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]

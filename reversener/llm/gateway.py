@@ -22,7 +22,7 @@ import openai  # noqa: E402
 
 from ..errors import LLMError, LLMTimeout  # noqa: E402
 from .cache import Answer, ResponseCache, cache_key  # noqa: E402
-from .client import LLMClient, LLMRequest, LLMStats, Progress  # noqa: E402
+from .client import Completion, LLMClient, LLMRequest, LLMStats, Progress, TokenLogprobs  # noqa: E402
 
 __all__ = ["LiteLLMGateway", "stop_all"]
 
@@ -127,12 +127,14 @@ class LiteLLMGateway:
                 found[keys[i]] = answer
                 if self._cache is not None:
                     self._cache.put(keys[i], answer)
-        return [found[key].text for key in keys]
+        return [Completion(found[key].text, found[key].logprobs) for key in keys]
 
     def _params(self, request: LLMRequest) -> dict:
         params = {"temperature": request.temperature, "max_tokens": request.max_tokens}
         if request.json_mode and self._json_mode and self._supports_json:
             params["response_format"] = {"type": "json_object"}
+        if request.logprobs:  # providers without them drop these (drop_params) and answer plainly
+            params |= {"logprobs": True, "top_logprobs": 1}
         return params
 
     async def _sample(self, messages: list[dict], params: dict, indices: list[int]) -> list[Answer]:
@@ -194,7 +196,8 @@ class LiteLLMGateway:
         self.stats.add(calls=1, seconds=elapsed, prompt_tokens=prompt, completion_tokens=completion)
         share = max(1, len(response.choices))  # with n, one call's cost is split over its answers
         return [
-            Answer(choice.message.content or "", prompt // share, completion // share, elapsed / share)
+            Answer(choice.message.content or "", prompt // share, completion // share, elapsed / share,
+                   _token_logprobs(choice))
             for choice in response.choices
         ]
 
@@ -273,6 +276,21 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
             _LOOP = asyncio.new_event_loop()
             threading.Thread(target=_LOOP.run_forever, name="llm-gateway", daemon=True).start()
         return _LOOP
+
+
+def _token_logprobs(choice) -> TokenLogprobs | None:
+    """The (token, log-probability) pairs of one choice, or None where the provider sent none."""
+    logprobs = getattr(choice, "logprobs", None)
+    content = logprobs.get("content") if isinstance(logprobs, dict) else getattr(logprobs, "content", None)
+    if not content:
+        return None
+    pairs = []
+    for item in content:
+        item = item if isinstance(item, dict) else item.model_dump()
+        if not isinstance(item.get("token"), str) or not isinstance(item.get("logprob"), (int, float)):
+            return None  # a shape we do not know: no scores rather than wrong ones
+        pairs.append((item["token"], float(item["logprob"])))
+    return tuple(pairs)
 
 
 def _supports(model: str, param: str) -> bool:

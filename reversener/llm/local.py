@@ -126,7 +126,7 @@ class LocalLLMServer:
     def _spawn(self) -> str:
         port = free_port()
         command = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+            sys.executable, "-m", "reversener.llm.llama_server", "--model", str(self.model_path),
             "--model_alias", LOCAL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
             "--n_ctx", str(self.context), "--n_threads", str(self.threads),
             "--n_threads_batch", str(self.threads),

@@ -200,3 +200,27 @@ def test_huge_texts_get_bounded_partial_predictions(client, llm_server):
     assert all(r["value"]["end"] <= 1_000_000 for r in results[0]["result"])
     recognitions = [r for r in llm_server.requests[calls:] if r["messages"][0]["role"] == "system"]
     assert len(recognitions) == 64 + 64 + 1  # the library build runs beside it: not counted
+
+
+def test_region_and_prediction_scores_are_the_llms_token_probabilities(context_for):
+    import math
+    import re
+
+    from backend.app import create_app
+    from reversener.devtools.fake_answers import answer
+    from reversener.devtools.fake_openai import Reply
+
+    def unsure_of_siemens(body):
+        text = answer(body)
+        tokens = [(t, -1.2 if t == "Siemens" else 0.0 if t in {"ORG", "LOC", "PER"} else -0.1)
+                  for t in re.findall(r"\w+|\s+|[^\w\s]", text)]
+        return Reply([text], logprobs=[tokens])
+
+    context = context_for(unsure_of_siemens)
+    results = create_app(context).test_client().post("/predict", json=payload("predict")).get_json()["results"]
+    scores = {r["value"]["text"]: r["score"] for r in results[0]["result"]}
+    assert scores == {"Angela Merkel": round(math.exp(-0.3), 4), "Siemens": round(math.exp(-1.2), 4),
+                      "Berlin": round(math.exp(-0.1), 4)}  # the product over "Angela", " ", "Merkel"
+    assert results[0]["score"] == round(math.exp(-1.2), 4)  # sorted ascending, this task comes first
+    assert results[2]["score"] == round(math.exp(-0.1), 4)
+    assert context.llm_server.requests[0]["logprobs"] is True

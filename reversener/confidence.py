@@ -1,0 +1,84 @@
+"""Confidence from an answer's token log-probabilities: how sure the LLM was of each entity it
+named, and of its answer as a whole (README, Confidence scores, says why these measures)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from .llm.client import TokenLogprobs
+from .types import Mention
+
+_TYPE_VALUE = re.compile(r'"(?:type|label|entity_type|category|tag)"\s*:\s*"([^"]*)"')
+
+__all__ = ["answer_confidence", "score_mentions"]
+
+
+def answer_confidence(text: str, logprobs: TokenLogprobs | None) -> float | None:
+    """The probability of the answer's least likely token, None without log-probabilities. It falls
+    where the model hesitated anywhere: over a name, a type, or whether to close the list (a miss)."""
+    if not logprobs:
+        return None
+    return math.exp(min(logprob for _, logprob in logprobs))
+
+
+def score_mentions(text: str, logprobs: TokenLogprobs | None, mentions: Sequence[Mention]) -> list[Mention]:
+    """Each mention scored by the probability the LLM gave to writing it: the product of the
+    probabilities of the tokens that spell its name and, in the same JSON object, its type. Mentions
+    keep score None without log-probabilities or where the name is not found in the answer."""
+    if not logprobs:
+        return list(mentions)
+    tokens = _token_offsets(text, logprobs)
+    scored, cursor = [], 0
+    for mention in mentions:
+        found = _find_value(text, mention.text, cursor)
+        if found is None:
+            scored.append(mention)
+            continue
+        cursor = found[1]
+        ranges = [found] + ([kind] if (kind := _type_value(text, *found)) else [])
+        inside = [logprob for t_start, t_end, logprob in tokens
+                  if any(t_start < end and t_end > start for start, end in ranges)]
+        scored.append(replace(mention, score=math.exp(sum(inside))) if inside else mention)
+    return scored
+
+
+def _type_value(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the type of the name at [start, end) is spelled: a type key's value in the same object."""
+    opening, closing = text.rfind("{", 0, start), text.find("}", end)
+    if opening == -1 or closing == -1:
+        return None
+    for match in _TYPE_VALUE.finditer(text, opening, closing):
+        if not start <= match.start(1) < end:
+            return match.span(1)
+    return None
+
+
+def _find_value(text: str, name: str, cursor: int) -> tuple[int, int] | None:
+    """Where a name is spelled in the answer: as JSON writes it, first after the previous name."""
+    spelled = json.dumps(name, ensure_ascii=False)[1:-1]
+    for needle in dict.fromkeys((spelled, name)):
+        for origin in (cursor, 0):
+            start = text.find(needle, origin)
+            if start != -1:
+                return start, start + len(needle)
+    return None
+
+
+def _token_offsets(text: str, logprobs: TokenLogprobs) -> list[tuple[int, int, float]]:
+    """Character range of each token in the answer. Token strings usually concatenate to the
+    answer; where a server dropped bytes of a split character, each token is found after the last."""
+    offsets, position = [], 0
+    for token, logprob in logprobs:
+        if text.startswith(token, position):
+            start = position
+        else:
+            found = text.find(token, position) if token else -1
+            start = found if found != -1 and found - position <= 4 else position
+        end = start + len(token) if text.startswith(token, start) else start
+        offsets.append((start, end, logprob))
+        position = end
+    return offsets
