@@ -14,7 +14,7 @@ from .types import Mention
 
 _TYPE_VALUE = re.compile(r'"(?:type|label|entity_type|category|tag)"\s*:\s*"([^"]*)"')
 
-__all__ = ["answer_confidence", "score_mentions"]
+__all__ = ["answer_confidence", "score_mentions", "mention_logprobs"]
 
 
 def answer_confidence(text: str, logprobs: TokenLogprobs | None) -> float | None:
@@ -29,21 +29,30 @@ def score_mentions(text: str, logprobs: TokenLogprobs | None, mentions: Sequence
     """Each mention scored by the probability the LLM gave to writing it: the product of the
     probabilities of the tokens that spell its name and, in the same JSON object, its type. Mentions
     keep score None without log-probabilities or where the name is not found in the answer."""
+    return [mention if tokens is None else replace(mention, score=math.exp(sum(tokens[0]) + sum(tokens[1])))
+            for mention, tokens in zip(mentions, mention_logprobs(text, logprobs, mentions), strict=True)]
+
+
+def mention_logprobs(
+    text: str, logprobs: TokenLogprobs | None, mentions: Sequence[Mention]
+) -> list[tuple[list[float], list[float]] | None]:
+    """Per mention, the log-probabilities of the tokens spelling its name and those spelling its
+    type; None without log-probabilities or where the name is not in the answer."""
     if not logprobs:
-        return list(mentions)
+        return [None for _ in mentions]
     tokens = _token_offsets(text, logprobs)
-    scored, cursor = [], 0
+    found_all, cursor = [], 0
     for mention in mentions:
         found = _find_value(text, mention.text, cursor)
         if found is None:
-            scored.append(mention)
+            found_all.append(None)
             continue
         cursor = found[1]
-        ranges = [found] + ([kind] if (kind := _type_value(text, *found)) else [])
-        inside = [logprob for t_start, t_end, logprob in tokens
-                  if any(t_start < end and t_end > start for start, end in ranges)]
-        scored.append(replace(mention, score=math.exp(sum(inside))) if inside else mention)
-    return scored
+        kind = _type_value(text, *found)
+        name = [lp for start, end, lp in tokens if start < found[1] and end > found[0]]
+        spelled = [lp for start, end, lp in tokens if kind and start < kind[1] and end > kind[0]]
+        found_all.append((name, spelled) if name else None)
+    return found_all
 
 
 def _type_value(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -77,8 +77,7 @@ class Recognizer:
                 pieces = pieces[: self.config.max_chunks]
             chunks.extend((i, start, end) for start, end in pieces)
         chunk_texts = [texts[i][start:end] for i, start, end in chunks]
-        demos = self._demonstrations(chunk_texts)
-        requests = [self._request(text, shots) for text, shots in zip(chunk_texts, demos, strict=True)]
+        demos, requests = self._prepare(chunk_texts)
         # A text may be several chunks: advance by a text's share per chunk, so bars count texts.
         step = len(texts) / len(chunks) if chunks else 0.0
         answers = self.llm.complete(requests, (lambda n: progress(n * step)) if progress else None)
@@ -105,6 +104,15 @@ class Recognizer:
             confidences[i].append(confidence)
         return [Prediction(t, tuple(sorted(s)), tuple(p), e, _weakest(c), tuple(d))
                 for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
+
+    def requests(self, texts: Sequence[str]) -> list[LLMRequest]:
+        """The LLM request for each text as one chunk, demonstrations included (what `recognize` asks
+        for a text it does not split)."""
+        return self._prepare(texts)[1]
+
+    def _prepare(self, texts: Sequence[str]) -> tuple[list[list[Example]], list[LLMRequest]]:
+        demos = self._demonstrations(texts)
+        return demos, [self._request(text, shots) for text, shots in zip(texts, demos, strict=True)]
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""

@@ -52,6 +52,25 @@ def test_annotate_writes_label_studio_tasks_with_predictions(llm_server, tmp_pat
             assert region["from_name"] == "label" and region["to_name"] == "text" and region["type"] == "labels"
 
 
+def test_annotate_scores_come_from_the_llms_token_probabilities(monkeypatch, tmp_path):
+    import math
+    import re
+
+    def unsure_of_berlin(body):
+        text = answer(body)
+        return Reply([text], logprobs=[[(t, -0.9 if t == "Berlin" else 0.0) for t in re.findall(r"\w+|\s+|[^\w\s]", text)]])
+
+    with FakeOpenAIServer(unsure_of_berlin) as server:
+        for name, value in {"LLM_MODEL": "openai/fake", "LLM_API_BASE": server.api_base, "LLM_API_KEY": "sk-test",
+                            "DATA_DIR": str(tmp_path / "data")}.items():
+            monkeypatch.setenv(name, value)
+        _invoke("annotate", DATA / "cli_tasks.json", "-o", tmp_path / "out.json", "--zero-shot")
+    prediction = json.loads((tmp_path / "out.json").read_text())[0]["predictions"][0]
+    assert {r["value"]["text"]: r["score"] for r in prediction["result"]} == {
+        "Angela Merkel": 1.0, "Siemens": 1.0, "Berlin": round(math.exp(-0.9), 4)}
+    assert prediction["score"] == round(math.exp(-0.9), 4)
+
+
 def test_annotate_zero_shot_makes_no_library(llm_server, tmp_path):
     out = tmp_path / "zs.json"
     _invoke("annotate", DATA / "cli_tasks.json", "-o", out, "--zero-shot")

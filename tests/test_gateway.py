@@ -86,6 +86,7 @@ def test_logprobs_are_asked_for_returned_and_kept_in_the_cache(tmp_path):
         [[fresh]] = first.complete([_request(logprobs=True)])
         [[cached]] = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite")).complete([_request(logprobs=True)])
         [[plain]] = first.complete([_request()])
+        assert first.cached(_request(logprobs=True)) == [fresh] and first.cached(_request("new")) is None
     assert server.requests[0]["logprobs"] is True and server.requests[0]["top_logprobs"] == 1
     assert fresh == cached == '{"a"}' and fresh.logprobs == cached.logprobs == tuple(tokens)
     assert "logprobs" not in server.requests[1] and plain.logprobs is None  # asked again: another key

@@ -88,6 +88,14 @@ class LiteLLMGateway:
                     raise
         return [self._abandoned() for _ in requests]
 
+    def cached(self, request: LLMRequest) -> list[Completion] | None:
+        """The request's answers from the response cache, without calling the LLM; None if any is missing."""
+        if self._cache is None:
+            return None
+        keys = [cache_key(self.model, request.as_chat(), self._params(request), i) for i in range(request.samples)]
+        found = self._cache.get_many(keys)
+        return [Completion(found[k].text, found[k].logprobs) for k in keys] if len(found) == len(keys) else None
+
     def _abandoned(self) -> LLMError:
         return LLMError(f"{self.model}: the process is stopping; call abandoned")
 
