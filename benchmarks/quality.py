@@ -38,6 +38,7 @@ ROWS: dict[str, tuple[str, dict]] = {
     "reversener + SC": ("reversener", {"samples": 3}),
     "random features": ("reversener", {"feature_strategy": "random"}),
     "random demos": ("reversener", {"demo_strategy": "random"}),
+    "verified templates": ("reversener", {"verify_templates": True}),
 }
 DEFAULT_SAMPLE = 300  # decides a difference of a few F1 points; 50 is the smoke setting
 SMOKE_SAMPLE = 50

@@ -16,7 +16,8 @@ from .library import ExampleLibrary
 from .llm.client import LLMClient, Progress
 from .prompts import templates_hash
 from .reverse import plan_examples, write_reverse_sentences
-from .reverse_template import template_examples
+from .recognizer import Recognizer
+from .reverse_template import Verify, squash, template_examples
 from .types import Example
 
 __all__ = ["build_library", "BuildReport"]
@@ -73,7 +74,7 @@ def build_library(
         progress = on_step("sentence templates", len(report.feature_sentences)) if on_step else None
         sentences, report.rejected = template_examples(
             llm, candidates, types, report.entities, c.examples_per_feature, c.seed, progress,
-            max_negative_share=c.negative_share,
+            max_negative_share=c.negative_share, verify=_verifier(llm, embedder, types, c) if c.verify_templates else None,
         )
         report.planned = len(report.feature_sentences) * c.examples_per_feature
     else:
@@ -93,6 +94,22 @@ def build_library(
     log.info("library built: %d of %d planned examples kept; rejected %s", report.kept, report.planned,
              dict(report.rejected))
     return library, report
+
+
+def _verifier(llm: LLMClient, embedder: Embedder, types: dict[str, str], config: MethodConfig) -> Verify:
+    """The zero-shot recognizer's types for each name in the given sentences."""
+    recognizer = Recognizer(llm, embedder, types, None, config.model_copy(update={"samples": 1}))
+
+    def verify(sentences: Sequence[str]) -> list[dict[str, set[str]]]:
+        judged = []
+        for found in recognizer.recognize(sentences):
+            names: dict[str, set[str]] = {}
+            for span in found.spans:
+                names.setdefault(squash(found.text[span.start : span.end]), set()).add(span.label)
+            judged.append(names)
+        return judged
+
+    return verify
 
 
 def _example_id(text: str) -> str:

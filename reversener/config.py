@@ -45,6 +45,9 @@ class MethodConfig(BaseModel):
         description="How reverse sentences are written: fill a [TYPE]-slot template the LLM abstracts from "
         "the feature sentence, or have the LLM rewrite the feature sentence around given entities.",
     )
+    verify_templates: bool = Field(
+        False, description="Refuse a template whose slot type differs from the zero-shot type of the name it replaced.",
+    )
     demo_strategy: Literal["nearest", "random"] = Field(
         "nearest", description="How demonstrations are picked (random is an ablation)."
     )

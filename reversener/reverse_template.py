@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -16,9 +16,13 @@ from .prompts import render
 from .reverse import unlabeled_names
 from .types import Sentence, Span
 
-__all__ = ["write_templates", "example_slots", "fill_template", "template_examples"]
+__all__ = ["write_templates", "example_slots", "fill_template", "template_examples", "slot_names", "squash"]
 
 _SLOT = re.compile(r"\[([A-Za-z][\w\-]*)\]")
+_SPACE = re.compile(r"\s+")
+
+# feature sentences -> per sentence, the types an independent recognizer gives each name (names squashed)
+Verify = Callable[[Sequence[str]], list[dict[str, set[str]]]]
 
 
 def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, str],
@@ -42,6 +46,34 @@ def example_slots(types: dict[str, str], entities: dict[str, list[str]]) -> list
     in fixed types (PER, LOC) gets copied by small models whatever the project's types are."""
     pairs = [(t, entities[t][0] if entities.get(t) else f"Example {t}") for t in types]
     return pairs[:2]
+
+
+def slot_names(template: str, feature: str) -> list[tuple[str, str]] | None:
+    """(slot type, the name it replaced, squashed) per slot, read by matching the template against
+    its feature sentence with all whitespace removed (tokenized text spaces its punctuation); None
+    where the template changed other words."""
+    pattern, labels, cursor = [], [], 0
+    for match in _SLOT.finditer(template):
+        pattern += [re.escape(squash(template[cursor : match.start()])), "(.+?)"]
+        labels.append(match.group(1))
+        cursor = match.end()
+    pattern.append(re.escape(squash(template[cursor:])))
+    found = re.fullmatch("".join(pattern), squash(feature), re.DOTALL | re.IGNORECASE)
+    return None if found is None else list(zip(labels, found.groups(), strict=True))
+
+
+def squash(text: str) -> str:
+    """A name compared across tokenizations: no whitespace, case folded."""
+    return _SPACE.sub("", text).casefold()
+
+
+def _disputed(template: str, feature: str, judged: dict[str, set[str]]) -> bool:
+    """True when the recognizer gives a name that a slot replaced another type than the slot's."""
+    for label, name in slot_names(template, feature) or []:
+        types = judged.get(name)
+        if types and label.casefold() not in {t.casefold() for t in types}:
+            return True
+    return False
 
 
 def fill_template(template: str, entities: dict[str, list[str]], rng: np.random.Generator) -> Sentence | str:
@@ -70,10 +102,13 @@ def fill_template(template: str, entities: dict[str, list[str]], rng: np.random.
 def template_examples(
     llm: LLMClient, candidates: Sequence[Sequence[str]], types: dict[str, str], entities: dict[str, list[str]],
     per_feature: int, seed: int = 0, progress: Progress | None = None, max_negative_share: float = 0.25,
+    verify: Verify | None = None,
 ) -> tuple[list[Sentence], Counter]:
     """Labeled sentences from filled templates, one template per cluster: when a cluster's nearest
     sentence gives no usable template, its next candidate is tried. Entity-free sentences are kept
-    as negative examples (what is not a name), at most `max_negative_share` of the result."""
+    as negative examples (what is not a name), at most `max_negative_share` of the result. With
+    `verify`, a template is refused where the recognizer types a replaced name otherwise than its slot:
+    the slot's type is the template writer's guess, and a wrong one teaches the wrong type."""
     rng = np.random.default_rng(seed)
     kept: list[Sentence] = []
     negatives: list[Sentence] = []
@@ -82,9 +117,12 @@ def template_examples(
     for attempt in range(max((len(c) for c in candidates), default=0)):
         batch = [(i, candidates[i][attempt]) for i in pending if attempt < len(candidates[i])]
         templates = write_templates(llm, [feature for _, feature in batch], types, entities)
+        judged = verify([feature for _, feature in batch]) if verify else [{} for _ in batch]
         pending = []
-        for (i, _), template in zip(batch, templates, strict=True):
+        for (i, feature), template, names in zip(batch, templates, judged, strict=True):
             filled = _fill(template, entities, per_feature, rng)
+            if template and not isinstance(filled, str) and _disputed(template, feature, names):
+                filled = "slot type disputed"
             if isinstance(filled, str):
                 reasons[filled] += 1
                 if attempt + 1 < len(candidates[i]):

@@ -47,3 +47,20 @@ def test_build_is_deterministic_for_a_seed():
 def test_build_from_no_texts_gives_an_empty_library():
     library, report = build_library([], resolve_types(["PER"]), _llm(), FakeEmbedder())
     assert len(library) == 0 and report.planned == 0
+
+
+def test_with_verify_templates_the_zero_shot_recognizer_checks_each_slot():
+    def respond(request, i):
+        prompt = request.messages[-1][1]
+        if prompt.startswith("Replace every name"):  # the template writer calls Siemens a person
+            sentence = prompt.rsplit("\nSentence: ", 1)[1].split("\nAnswer with JSON", 1)[0]
+            return '{"template": "%s"}' % (
+                sentence.replace("Siemens", "[PER]").replace("Angela Merkel", "[PER]").replace("Berlin", "[LOC]"))
+        return answer({"messages": request.as_chat()})
+
+    types = resolve_types(["PER", "ORG", "LOC"])
+    config = MethodConfig(feature_sentences=1, entities_per_type=3, examples_per_feature=1, verify_templates=True)
+    llm = ScriptedLLM(respond)
+    _, report = build_library(TEXTS[:1], types, llm, FakeEmbedder(), config)
+    assert report.rejected == {"slot type disputed": 1, "negatives over the cap": 0}  # Siemens is an ORG
+    assert any(r.messages[-1][1] == f"Text: {TEXTS[0]}" for r in llm.requests)

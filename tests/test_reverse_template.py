@@ -73,3 +73,23 @@ def test_a_cluster_whose_nearest_sentence_fails_falls_back_to_its_next_candidate
                                            progress=settled.append)
     assert [s.text.endswith("stayed home .") for s in sentences] == [True]
     assert reasons["unlabeled name"] == 1 and len(llm.batches) == 2 and settled == [1]
+
+
+def test_a_template_whose_slot_the_recognizer_types_otherwise_is_refused_and_the_next_tried():
+    from reversener.reverse_template import slot_names
+
+    sentences_for = {"They beat out Korn .": "They beat out [PER] .", "Korn toured Oslo .": "[PER] toured [LOC] ."}
+    llm = ScriptedLLM(lambda request, i: _template(next(t for k, t in sentences_for.items() if k in prompt_of(request))))
+    asked: list[list[str]] = []
+
+    def verify(features):
+        asked.append(list(features))
+        return [{"korn": {"ORG"}} if "beat" in f else {"oslo": {"LOC"}} for f in features]
+
+    sentences, reasons = template_examples(llm, [["They beat out Korn .", "Korn toured Oslo ."]], TYPES, ENTITIES,
+                                           per_feature=1, verify=verify)
+    assert reasons["slot type disputed"] == 1 and asked == [["They beat out Korn ."], ["Korn toured Oslo ."]]
+    assert [s.text.endswith(" toured " + s.text[s.spans[1].start:s.spans[1].end] + " .") for s in sentences] == [True]
+    # The template keeps the other words: its slots are read back against the tokenized sentence.
+    assert slot_names("They beat out [PER], then left.", "They beat out Korn , then left .") == [("PER", "korn")]
+    assert slot_names("Someone else [PER].", "They beat out Korn .") is None
