@@ -21,6 +21,7 @@ from .errors import ReverseNERError
 from .evaluation import pick_sentences, run_mode
 from .labelstudio import prediction, spans_from_results, to_results
 from .library import ExampleLibrary
+from .llm.local import LOCAL_ALIAS, ensure_bundled_model, server_command
 from .readers import read_conll, read_tasks
 from .recognizer import Recognizer
 from .runtime import Runtime
@@ -268,6 +269,21 @@ def library_import(
         lib.extend(added, runtime.embedder.embed([e.text for e in added]))
     lib.save(library)
     console.print(f"{len(added)} human examples added; library {lib.version} has {len(lib)} examples")
+
+
+@app.command()
+def llm(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 in a container).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the OpenAI-compatible endpoint.")] = 8000,
+) -> None:
+    """Serve the bundled model (or LOCAL_MODEL_PATH) as one OpenAI-compatible endpoint that several
+    backends and workers share: one model in memory however many of them run."""
+    settings = Settings()
+    model = settings.local_model_path or ensure_bundled_model(settings.data_dir)
+    command = server_command(model, host, port, settings.local_threads, settings.local_context)
+    console.print(f"serving {model.name} at http://{host}:{port}/v1; point backends and workers at it with "
+                  f"LLM_MODEL=openai/{LOCAL_ALIAS} LLM_API_BASE=http://<this host>:{port}/v1 LLM_API_KEY=sk-local")
+    os.execv(command[0], command)  # the server is this process: signals and exit codes are its own
 
 
 def run() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .config import MethodConfig
@@ -52,6 +52,12 @@ class Settings(BaseSettings, MethodConfig):
         Path.home() / ".cache" / "reversener",
         description="Model file, llama.cpp server state and the LLM response cache.",
     )
+
+    @field_validator("llm_model", "llm_api_base", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        """An empty env var (compose's `LLM_API_BASE=` for an API model) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def concurrency(self) -> int:
         if self.llm_concurrency is not None:

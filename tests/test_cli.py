@@ -194,3 +194,20 @@ def test_a_text_longer_than_max_chunks_says_how_much_was_predicted(llm_server, t
                            env={"COLUMNS": "400", "MAX_CHUNKS": "3"})
     assert result.exit_code == 0
     assert "task 1: text too long: predicted its first 3 of 10 chunks (characters 0-45 of 150)" in result.output
+
+
+def test_llm_serves_the_local_model_file_as_an_openai_endpoint(monkeypatch, tmp_path):
+    from reversener import cli
+
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF")
+    started = []
+    monkeypatch.setenv("LOCAL_MODEL_PATH", str(model))
+    monkeypatch.setenv("LOCAL_THREADS", "3")
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: started.append(argv))
+    result = runner.invoke(app, ["llm", "--host", "0.0.0.0", "--port", "8123"], catch_exceptions=False)
+    assert result.exit_code == 0 and "LLM_MODEL=openai/local" in result.output
+    [argv] = started
+    assert argv[1:3] == ["-m", "reversener.llm.llama_server"]
+    assert {argv[argv.index(flag) + 1] for flag in ("--model", "--host", "--port", "--n_threads")} == {
+        str(model), "0.0.0.0", "8123", "3"}

@@ -22,7 +22,7 @@ import httpx
 
 from ..errors import LocalModelError
 
-__all__ = ["BUNDLED_MODEL", "ensure_bundled_model", "LocalLLMServer", "LOCAL_ALIAS", "free_port"]
+__all__ = ["BUNDLED_MODEL", "ensure_bundled_model", "LocalLLMServer", "LOCAL_ALIAS", "free_port", "server_command"]
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +125,7 @@ class LocalLLMServer:
 
     def _spawn(self) -> str:
         port = free_port()
-        command = [
-            sys.executable, "-m", "reversener.llm.llama_server", "--model", str(self.model_path),
-            "--model_alias", LOCAL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", str(self.context), "--n_threads", str(self.threads),
-            "--n_threads_batch", str(self.threads),
-        ]
+        command = server_command(self.model_path, "127.0.0.1", port, self.threads, self.context)
         log_file = (self.data_dir / "llama-server.log").open("ab")
         self._process = subprocess.Popen(
             command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -152,6 +147,16 @@ class LocalLLMServer:
         self._state.write_text(json.dumps({"pid": self._process.pid, "port": port, "model": str(self.model_path)}))
         log.info("local LLM server up at %s (pid %d)", base, self._process.pid)
         return base
+
+
+def server_command(model_path: Path, host: str, port: int, threads: int, context: int) -> list[str]:
+    """The llama.cpp server's command line: OpenAI-compatible at http://host:port/v1, the model
+    named LOCAL_ALIAS."""
+    return [
+        sys.executable, "-m", "reversener.llm.llama_server", "--model", str(model_path),
+        "--model_alias", LOCAL_ALIAS, "--host", host, "--port", str(port),
+        "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads),
+    ]
 
 
 def _die_with_parent() -> None:
