@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,9 @@ from .prompts import render
 from .text import chunk_text
 from .types import Example, Sentence, Span
 
-__all__ = ["Recognizer", "Prediction", "answer_json"]
+__all__ = ["Recognizer", "Prediction", "answer_json", "PIPELINE_SLICE"]
+
+PIPELINE_SLICE = 16  # texts prepared per step of a request's pipeline (embedding is batched this wide)
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +80,9 @@ class Recognizer:
                 pieces = pieces[: self.config.max_chunks]
             chunks.extend((i, start, end) for start, end in pieces)
         chunk_texts = [texts[i][start:end] for i, start, end in chunks]
-        demos, requests = self._prepare(chunk_texts)
         # A text may be several chunks: advance by a text's share per chunk, so bars count texts.
         step = len(texts) / len(chunks) if chunks else 0.0
-        answers = self.llm.complete(requests, (lambda n: progress(n * step)) if progress else None)
+        demos, answers = self._ask(chunk_texts, (lambda n: progress(n * step)) if progress else None)
         spans: list[list[Span]] = [[] for _ in texts]
         problems: list[list[str]] = [[] for _ in texts]
         errors: list[str | None] = [None for _ in texts]
@@ -104,6 +106,22 @@ class Recognizer:
             confidences[i].append(confidence)
         return [Prediction(t, tuple(sorted(s)), tuple(p), e, _weakest(c), tuple(d))
                 for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
+
+    def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list]:
+        """Each text's demonstrations and answers. Texts are prepared (embedded, prompted) a slice at a
+        time and each slice is sent as soon as it is ready, so the first LLM calls do not wait for the
+        last text's embedding; the gateway bounds how many calls run at once across slices."""
+        slices = [texts[k : k + PIPELINE_SLICE] for k in range(0, len(texts), PIPELINE_SLICE)]
+        if len(slices) <= 1:
+            demos, requests = self._prepare(texts)
+            return demos, self.llm.complete(requests, progress)
+        demos, sent = [], []
+        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="recognize") as pool:
+            for piece in slices:
+                shots, requests = self._prepare(piece)
+                demos += shots
+                sent.append(pool.submit(self.llm.complete, requests, progress))
+            return demos, [answer for future in sent for answer in future.result()]
 
     def requests(self, texts: Sequence[str]) -> list[LLMRequest]:
         """The LLM request for each text as one chunk, demonstrations included (what `recognize` asks

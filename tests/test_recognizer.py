@@ -173,3 +173,30 @@ def test_a_text_longer_than_max_chunks_gets_its_beginning_predicted_and_a_reason
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
     assert len(llm.requests) == 5 and len(found.spans) == 5
     assert found.problems and "first 5 of 50 chunks" in found.problems[0]
+
+
+def test_a_slices_llm_calls_start_before_later_slices_are_embedded():
+    import threading
+
+    from reversener.recognizer import PIPELINE_SLICE
+
+    first_call = threading.Event()
+    waited: list[bool] = []
+
+    class SlowEmbedder(FakeEmbedder):
+        def embed(self, texts):
+            if self.calls:  # a later slice: the first slice's calls must already be under way
+                waited.append(first_call.wait(timeout=5))
+            return super().embed(texts)
+
+    def respond(request, i):
+        first_call.set()
+        return '{"entities": []}'
+
+    texts = [f"Sentence number {n} about Oslo." for n in range(2 * PIPELINE_SLICE + 3)]
+    llm = ScriptedLLM(respond)
+    library = _library(FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
+    found = Recognizer(llm, SlowEmbedder(), TYPES, library, MethodConfig()).recognize(texts)
+    assert waited == [True, True] and len(llm.batches) == 3
+    assert [p.text for p in found] == texts  # answers come back in order
+    assert all(len(r.messages) > 2 for r in llm.requests)  # each with its demonstrations
