@@ -24,13 +24,16 @@ class Settings(BaseSettings, MethodConfig):
     llm_model: str | None = Field(
         None, description="Any litellm model string; unset = the bundled local model."
     )
-    llm_api_base: str | None = Field(None, description="Base URL for OpenAI-compatible servers.")
+    llm_api_base: str | None = Field(
+        None, description="Base URL for OpenAI-compatible servers; several, comma-separated, share the calls "
+        "(LLM_CONCURRENCY each), and one that fails rests while the others take its calls.",
+    )
     llm_api_key: SecretStr | None = Field(None, description="API key passed to litellm.")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds per LLM call before it counts as failed.")
     llm_retries: int = Field(3, ge=0, description="Retries of a transient LLM error (429, 5xx, timeout).")
     llm_retry_budget: float = Field(300.0, gt=0, description="Max seconds spent on one request, retries included.")
     llm_concurrency: int | None = Field(
-        None, ge=1, description="Parallel LLM calls; unset = 1 for the local model, 8 otherwise."
+        None, ge=1, description="Parallel LLM calls per endpoint; unset = 1 for the local model, 8 otherwise."
     )
     llm_json_mode: bool = Field(True, description="Ask for JSON output where the provider supports it.")
     llm_cache: bool = Field(True, description="Persist LLM answers so a rerun costs nothing.")

@@ -192,3 +192,41 @@ def test_background_calls_wait_behind_interactive_ones():
     order = [body["messages"][-1]["content"] for body in server.requests]
     assert order.index("interactive") <= 2, order  # served next, not after the whole batch
     assert gateway.background().stats is gateway.stats
+
+
+def test_several_endpoints_share_the_calls_each_within_its_concurrency():
+    with FakeOpenAIServer(lambda body: "a", latency=0.05) as one, FakeOpenAIServer(lambda body: "b", latency=0.05) as two:
+        gateway = LiteLLMGateway("openai/fake", api_base=f"{one.api_base}, {two.api_base}", api_key="sk-test",
+                                 timeout=5.0, retries=2, backoff=0.01, concurrency=2)
+        answers = gateway.complete([_request(str(i)) for i in range(12)])
+    assert sorted(a[0] for a in answers) == ["a"] * 6 + ["b"] * 6
+    assert one.max_in_flight == two.max_in_flight == 2
+
+
+def test_a_failing_endpoint_rests_while_the_others_take_its_calls_and_is_used_again_after(monkeypatch):
+    from reversener.llm import gateway as module
+
+    monkeypatch.setattr(module._Endpoint, "REST", 0.5)
+    healthy = {"on": False}
+    with FakeOpenAIServer(lambda body: "good") as good, \
+            FakeOpenAIServer(lambda body: "back" if healthy["on"] else Reply(status=503)) as bad:
+        gateway = LiteLLMGateway("openai/fake", api_base=f"{bad.api_base},{good.api_base}", api_key="sk-test",
+                                 timeout=5.0, retries=2, backoff=5.0, concurrency=1)
+        first = gateway.complete([_request(str(i)) for i in range(6)])
+        failed_calls = len(bad.requests)
+        healthy["on"] = True
+        import time
+
+        time.sleep(0.6)
+        later = gateway.complete([_request(f"later {i}") for i in range(4)])
+    assert all(a == ["good"] for a in first) and failed_calls == 1  # no 5 s backoff: the other took it
+    assert ["back"] in later  # rested, then tried again
+
+
+def test_when_every_endpoint_fails_the_call_fails_within_its_retries():
+    with FakeOpenAIServer(lambda body: Reply(status=503)) as one, FakeOpenAIServer(lambda body: Reply(status=503)) as two:
+        gateway = LiteLLMGateway("openai/fake", api_base=f"{one.api_base},{two.api_base}", api_key="sk-test",
+                                 timeout=5.0, retries=3, backoff=0.01, concurrency=2)
+        answers = gateway.complete([_request(str(i)) for i in range(3)])
+    assert all(isinstance(a, LLMError) for a in answers)
+    assert len(one.requests) + len(two.requests) == 3 * 4  # each request: one try and three retries

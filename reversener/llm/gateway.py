@@ -65,13 +65,14 @@ class LiteLLMGateway:
         self.model = label or model
         self._litellm_model = model
         self.stats = LLMStats()
-        self._api_base, self._api_key = api_base, api_key
+        self._api_key = api_key
+        urls = [url.strip() for url in (api_base or "").split(",") if url.strip()]
+        self._endpoints = [_Endpoint(url, concurrency) for url in urls or [None]]
         self._timeout, self._retries, self._budget = timeout, retries, retry_budget
         self._json_mode, self._cache = json_mode, cache
         self._seed, self._backoff = seed, backoff
         self._use_n = _supports(model, "n") if use_n is None else use_n
         self._supports_json = _supports(model, "response_format")
-        self._slots = _PrioritySlots(concurrency)
 
     # --- public ---
     def complete(
@@ -160,11 +161,17 @@ class LiteLLMGateway:
 
     async def _call(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
         deadline = time.monotonic() + self._budget
-        for attempt in range(self._retries + 1):
+        attempt = 0
+        while True:
             if _STOPPING.is_set():
                 raise self._abandoned()
+            endpoint = self._pick()
             try:
-                return await self._call_once(messages, params, n=n, seed=seed)
+                answers = await self._call_once(endpoint, messages, params, n=n, seed=seed)
+                endpoint.recovered()
+                return answers
+            except _Rerouted:
+                continue  # its endpoint failed while it waited for a slot there: not an attempt
             except asyncio.CancelledError:
                 if _STOPPING.is_set():  # stop_all() cancelled it: abandoned, not retried
                     raise self._abandoned() from None
@@ -172,23 +179,38 @@ class LiteLLMGateway:
             except _TRANSIENT as err:
                 if _STOPPING.is_set():
                     raise self._abandoned() from err
-                delay = self._backoff * 2**attempt * (0.5 + random.random())
+                if len(self._endpoints) > 1:
+                    endpoint.failed()
+                # Another endpoint that is up takes the retry at once; a lone endpoint gets time to recover.
+                elsewhere = len(self._endpoints) > 1 and self._pick().up
+                delay = 0.0 if elsewhere else self._backoff * 2**attempt * (0.5 + random.random())
                 if attempt == self._retries or time.monotonic() + delay > deadline:
                     kind = LLMTimeout if isinstance(err, litellm.exceptions.Timeout) else LLMError
                     raise kind(f"{self.model}: {type(err).__name__} after {attempt + 1} tries: {err}") from err
-                log.info("LLM %s (%s), retry %d in %.1fs", type(err).__name__, self.model, attempt + 1, delay)
+                log.info("LLM %s (%s at %s), retry %d in %.1fs", type(err).__name__, self.model, endpoint.url,
+                         attempt + 1, delay)
+                attempt += 1
                 await asyncio.sleep(delay)
             except openai.OpenAIError as err:  # litellm's errors all derive from openai's
                 raise LLMError(f"{self.model}: {type(err).__name__}: {err}") from err
-        raise AssertionError("unreachable")
 
-    async def _call_once(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
-        async with self._slots.slot(_PRIORITY.get()):
+    def _pick(self) -> _Endpoint:
+        """The least busy endpoint that is up; when all rest after failures, the first to come back."""
+        up = [e for e in self._endpoints if e.up]
+        if not up:
+            return min(self._endpoints, key=lambda e: e.down_until)
+        return min(up, key=lambda e: e.slots.load)
+
+    async def _call_once(self, endpoint: _Endpoint, messages: list[dict], params: dict, *, n: int,
+                         seed: int) -> list[Answer]:
+        async with endpoint.slots.slot(_PRIORITY.get()):
+            if not endpoint.up and any(e.up for e in self._endpoints):
+                raise _Rerouted
             started = time.monotonic()
             response = await litellm.acompletion(
                 model=self._litellm_model,
                 messages=messages,
-                api_base=self._api_base,
+                api_base=endpoint.url,
                 api_key=self._api_key,
                 timeout=self._timeout,
                 seed=seed,
@@ -213,14 +235,52 @@ class LiteLLMGateway:
 _PRIORITY: contextvars.ContextVar[int] = contextvars.ContextVar("llm_priority", default=0)
 
 
+class _Rerouted(Exception):
+    """A call's endpoint failed while the call waited for one of its slots: pick again."""
+
+
+class _Endpoint:
+    """One base URL of the model, with its own bound on calls in flight; after a transient failure
+    it rests (10 s, doubling to 5 min) and the others take its calls."""
+
+    REST, MAX_REST = 10.0, 300.0
+
+    def __init__(self, url: str | None, concurrency: int) -> None:
+        self.url = url
+        self.slots = _PrioritySlots(concurrency)
+        self.down_until = 0.0
+        self._failures = 0
+
+    @property
+    def up(self) -> bool:
+        return self.down_until <= time.monotonic()
+
+    def failed(self) -> None:
+        self._failures += 1
+        self.down_until = time.monotonic() + min(self.MAX_REST, self.REST * 2 ** (self._failures - 1))
+        log.warning("LLM endpoint %s failed; its calls go to the others for %.0f s", self.url,
+                    self.down_until - time.monotonic())
+
+    def recovered(self) -> None:
+        if self._failures:
+            log.info("LLM endpoint %s answers again", self.url)
+        self._failures, self.down_until = 0, 0.0
+
+
 class _PrioritySlots:
     """A semaphore whose waiters are served by priority (lower first), then by arrival.
     Used only on the gateway's event loop thread, so it needs no lock."""
 
     def __init__(self, slots: int) -> None:
+        self._slots = slots
         self._free = slots
         self._waiters: list[tuple[int, int, asyncio.Future]] = []
         self._arrivals = itertools.count()
+
+    @property
+    def load(self) -> int:
+        """Calls holding a slot or waiting for one."""
+        return self._slots - self._free + len(self._waiters)
 
     @contextlib.asynccontextmanager
     async def slot(self, priority: int):
