@@ -41,6 +41,7 @@ class Runtime:
         common = dict(
             timeout=s.llm_timeout, retries=s.llm_retries, retry_budget=s.llm_retry_budget,
             concurrency=s.concurrency(), json_mode=s.llm_json_mode, cache=cache, seed=s.llm_seed,
+            transport=s.llm_transport,
         )
         if s.llm_model:
             key = s.llm_api_key.get_secret_value() if s.llm_api_key else None

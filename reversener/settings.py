@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,11 @@ class Settings(BaseSettings, MethodConfig):
     llm_retry_budget: float = Field(300.0, gt=0, description="Max seconds spent on one request, retries included.")
     llm_concurrency: int | None = Field(
         None, ge=1, description="Parallel LLM calls per endpoint; unset = 1 for the local model, 8 otherwise."
+    )
+    llm_transport: Literal["litellm", "direct", "auto"] = Field(
+        "litellm",
+        description="How calls reach the LLM: litellm (every provider); direct (an OpenAI-compatible endpoint, "
+        "openai/ or hosted_vllm/ with LLM_API_BASE, over one aiohttp session); auto (direct where possible).",
     )
     llm_json_mode: bool = Field(True, description="Ask for JSON output where the provider supports it.")
     llm_cache: bool = Field(True, description="Persist LLM answers so a rerun costs nothing.")

@@ -12,9 +12,20 @@ from reversener.llm.gateway import LiteLLMGateway
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 
 
-def _gateway(server: FakeOpenAIServer, **kwargs) -> LiteLLMGateway:
-    kwargs = {"timeout": 5.0, "retries": 2, "backoff": 0.01, "concurrency": 4, **kwargs}
-    return LiteLLMGateway("openai/fake", api_base=server.api_base, api_key="sk-test", **kwargs)
+TRANSPORT = {"name": "litellm"}
+
+
+@pytest.fixture(autouse=True, params=["litellm", "direct"])
+def transport(request, monkeypatch):
+    """Every test runs through litellm and through the direct OpenAI-compatible path: same behaviour."""
+    monkeypatch.setitem(TRANSPORT, "name", request.param)
+    return request.param
+
+
+def _gateway(server: FakeOpenAIServer | str, **kwargs) -> LiteLLMGateway:
+    kwargs = {"timeout": 5.0, "retries": 2, "backoff": 0.01, "concurrency": 4, "transport": TRANSPORT["name"], **kwargs}
+    api_base = server if isinstance(server, str) else server.api_base
+    return LiteLLMGateway("openai/fake", api_base=api_base, api_key="sk-test", **kwargs)
 
 
 def _request(text: str = "hello", **kwargs) -> LLMRequest:
@@ -164,8 +175,7 @@ def test_concurrency_is_bounded():
 
 
 def test_connection_refused_is_an_llm_error():
-    gateway = LiteLLMGateway("openai/fake", api_base="http://127.0.0.1:9/v1", api_key="x", retries=1,
-                             backoff=0.01, timeout=2)
+    gateway = _gateway("http://127.0.0.1:9/v1", retries=1, timeout=2)
     answers = gateway.complete([_request()])
     assert isinstance(answers[0], LLMError)
 
@@ -196,8 +206,7 @@ def test_background_calls_wait_behind_interactive_ones():
 
 def test_several_endpoints_share_the_calls_each_within_its_concurrency():
     with FakeOpenAIServer(lambda body: "a", latency=0.05) as one, FakeOpenAIServer(lambda body: "b", latency=0.05) as two:
-        gateway = LiteLLMGateway("openai/fake", api_base=f"{one.api_base}, {two.api_base}", api_key="sk-test",
-                                 timeout=5.0, retries=2, backoff=0.01, concurrency=2)
+        gateway = _gateway(f"{one.api_base}, {two.api_base}", concurrency=2)
         answers = gateway.complete([_request(str(i)) for i in range(12)])
     assert sorted(a[0] for a in answers) == ["a"] * 6 + ["b"] * 6
     assert one.max_in_flight == two.max_in_flight == 2
@@ -210,8 +219,7 @@ def test_a_failing_endpoint_rests_while_the_others_take_its_calls_and_is_used_ag
     healthy = {"on": False}
     with FakeOpenAIServer(lambda body: "good") as good, \
             FakeOpenAIServer(lambda body: "back" if healthy["on"] else Reply(status=503)) as bad:
-        gateway = LiteLLMGateway("openai/fake", api_base=f"{bad.api_base},{good.api_base}", api_key="sk-test",
-                                 timeout=5.0, retries=2, backoff=5.0, concurrency=1)
+        gateway = _gateway(f"{bad.api_base},{good.api_base}", backoff=5.0, concurrency=1)
         first = gateway.complete([_request(str(i)) for i in range(6)])
         failed_calls = len(bad.requests)
         healthy["on"] = True
@@ -225,8 +233,20 @@ def test_a_failing_endpoint_rests_while_the_others_take_its_calls_and_is_used_ag
 
 def test_when_every_endpoint_fails_the_call_fails_within_its_retries():
     with FakeOpenAIServer(lambda body: Reply(status=503)) as one, FakeOpenAIServer(lambda body: Reply(status=503)) as two:
-        gateway = LiteLLMGateway("openai/fake", api_base=f"{one.api_base},{two.api_base}", api_key="sk-test",
-                                 timeout=5.0, retries=3, backoff=0.01, concurrency=2)
+        gateway = _gateway(f"{one.api_base},{two.api_base}", retries=3, concurrency=2)
         answers = gateway.complete([_request(str(i)) for i in range(3)])
     assert all(isinstance(a, LLMError) for a in answers)
     assert len(one.requests) + len(two.requests) == 3 * 4  # each request: one try and three retries
+
+
+def test_a_non_openai_model_cannot_go_direct_and_auto_keeps_it_on_litellm():
+    with pytest.raises(ValueError, match="OpenAI-compatible"):
+        LiteLLMGateway("anthropic/claude-3-5-haiku", api_key="x", transport="direct")
+    assert type(LiteLLMGateway("anthropic/claude-3-5-haiku", api_key="x", transport="auto")._transport).__name__ == "_LiteLLM"
+    assert type(LiteLLMGateway("openai/m", api_base="http://h/v1", transport="auto")._transport).__name__ == "_Direct"
+
+
+def test_a_bad_request_is_an_error_at_once_not_retried():
+    with FakeOpenAIServer(lambda body: Reply(status=400)) as server:
+        answers = _gateway(server, retries=3).complete([_request()])
+    assert isinstance(answers[0], LLMError) and len(server.requests) == 1

@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import heapq
 import itertools
+import json
 import logging
 import os
 import random
@@ -14,9 +15,11 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass
 
 # litellm otherwise fetches its model price map from the network at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import aiohttp  # noqa: E402
 import litellm  # noqa: E402
 import openai  # noqa: E402
 
@@ -60,8 +63,11 @@ class LiteLLMGateway:
         use_n: bool | None = None,
         backoff: float = 1.0,
         label: str | None = None,
+        transport: str = "litellm",
     ) -> None:
         # `label` names the model in caches and reports when the litellm string is only an alias.
+        # `transport`: "litellm", "direct" (an OpenAI-compatible endpoint over aiohttp), or "auto"
+        # (direct where the model is one, litellm elsewhere).
         self.model = label or model
         self._litellm_model = model
         self.stats = LLMStats()
@@ -73,6 +79,13 @@ class LiteLLMGateway:
         self._seed, self._backoff = seed, backoff
         self._use_n = _supports(model, "n") if use_n is None else use_n
         self._supports_json = _supports(model, "response_format")
+        compatible = bool(urls) and model.startswith(_Direct.PREFIXES)
+        if transport == "direct" and not compatible:
+            raise ValueError(f"LLM_TRANSPORT=direct needs an OpenAI-compatible model ({', '.join(_Direct.PREFIXES)}"
+                             f"<name>) and LLM_API_BASE; got {model!r} at {api_base!r}")
+        if transport not in ("litellm", "direct", "auto"):
+            raise ValueError(f"unknown LLM transport {transport!r}: use litellm, direct or auto")
+        self._transport = _Direct() if transport == "direct" or (transport == "auto" and compatible) else _LiteLLM()
 
     # --- public ---
     def complete(
@@ -176,7 +189,7 @@ class LiteLLMGateway:
                 if _STOPPING.is_set():  # stop_all() cancelled it: abandoned, not retried
                     raise self._abandoned() from None
                 raise
-            except _TRANSIENT as err:
+            except _Transient as err:
                 if _STOPPING.is_set():
                     raise self._abandoned() from err
                 if len(self._endpoints) > 1:
@@ -185,14 +198,12 @@ class LiteLLMGateway:
                 elsewhere = len(self._endpoints) > 1 and self._pick().up
                 delay = 0.0 if elsewhere else self._backoff * 2**attempt * (0.5 + random.random())
                 if attempt == self._retries or time.monotonic() + delay > deadline:
-                    kind = LLMTimeout if isinstance(err, litellm.exceptions.Timeout) else LLMError
-                    raise kind(f"{self.model}: {type(err).__name__} after {attempt + 1} tries: {err}") from err
-                log.info("LLM %s (%s at %s), retry %d in %.1fs", type(err).__name__, self.model, endpoint.url,
+                    kind = LLMTimeout if err.timeout else LLMError
+                    raise kind(f"{self.model}: {err.kind} after {attempt + 1} tries: {err}") from err
+                log.info("LLM %s (%s at %s), retry %d in %.1fs", err.kind, self.model, endpoint.url,
                          attempt + 1, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-            except openai.OpenAIError as err:  # litellm's errors all derive from openai's
-                raise LLMError(f"{self.model}: {type(err).__name__}: {err}") from err
 
     def _pick(self) -> _Endpoint:
         """The least busy endpoint that is up; when all rest after failures, the first to come back."""
@@ -207,29 +218,85 @@ class LiteLLMGateway:
             if not endpoint.up and any(e.up for e in self._endpoints):
                 raise _Rerouted
             started = time.monotonic()
-            response = await litellm.acompletion(
-                model=self._litellm_model,
-                messages=messages,
-                api_base=endpoint.url,
-                api_key=self._api_key,
-                timeout=self._timeout,
-                seed=seed,
-                drop_params=True,
-                num_retries=0,
-                **({"n": n} if n > 1 else {}),
-                **params,
-            )
+            reply = await self._transport.chat(self._litellm_model, endpoint.url, self._api_key, messages,
+                                               {**params, "seed": seed, **({"n": n} if n > 1 else {})},
+                                               self._timeout)
             elapsed = time.monotonic() - started
+        self.stats.add(calls=1, seconds=elapsed, prompt_tokens=reply.prompt_tokens,
+                       completion_tokens=reply.completion_tokens)
+        share = max(1, len(reply.choices))  # with n, one call's cost is split over its answers
+        return [Answer(text, reply.prompt_tokens // share, reply.completion_tokens // share, elapsed / share, logprobs)
+                for text, logprobs in reply.choices]
+
+
+@dataclass
+class _Reply:
+    choices: list[tuple[str, TokenLogprobs | None]]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Transient(Exception):
+    """A failure worth another try (timeout, 429, 5xx, connection): the same call may work later."""
+
+    def __init__(self, kind: str, message: str, timeout: bool = False) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind, self.timeout = kind, timeout
+
+
+class _LiteLLM:
+    """Every provider litellm knows."""
+
+    async def chat(self, model: str, url: str | None, key: str | None, messages: list[dict], params: dict,
+                   timeout: float) -> _Reply:
+        try:
+            response = await litellm.acompletion(model=model, messages=messages, api_base=url, api_key=key,
+                                                 timeout=timeout, drop_params=True, num_retries=0, **params)
+        except _TRANSIENT as err:
+            raise _Transient(type(err).__name__, str(err), isinstance(err, litellm.exceptions.Timeout)) from err
+        except openai.OpenAIError as err:  # litellm's errors all derive from openai's
+            raise LLMError(f"{model}: {type(err).__name__}: {err}") from err
         usage = getattr(response, "usage", None)
-        prompt = getattr(usage, "prompt_tokens", 0) or 0
-        completion = getattr(usage, "completion_tokens", 0) or 0
-        self.stats.add(calls=1, seconds=elapsed, prompt_tokens=prompt, completion_tokens=completion)
-        share = max(1, len(response.choices))  # with n, one call's cost is split over its answers
-        return [
-            Answer(choice.message.content or "", prompt // share, completion // share, elapsed / share,
-                   _token_logprobs(choice))
-            for choice in response.choices
-        ]
+        return _Reply([(c.message.content or "", _token_logprobs(c)) for c in response.choices],
+                      getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+
+
+class _Direct:
+    """OpenAI-compatible endpoints (llama.cpp, vLLM, Ollama's /v1, `openai/` with a base URL) over one
+    aiohttp session per process: the same request litellm would send, without litellm's per-call
+    work (speed.py measures both). `model` is a litellm string; its provider prefix is dropped."""
+
+    PREFIXES = ("openai/", "hosted_vllm/")
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def chat(self, model: str, url: str | None, key: str | None, messages: list[dict], params: dict,
+                   timeout: float) -> _Reply:
+        if self._session is None:  # made on the gateway's loop, which it lives on
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        name = next((model[len(p):] for p in self.PREFIXES if model.startswith(p)), model)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        try:
+            async with self._session.post(f"{(url or '').rstrip('/')}/chat/completions", headers=headers,
+                                          json={"model": name, "messages": messages, **params},
+                                          timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                status, body = response.status, await response.text()
+        except asyncio.TimeoutError as err:
+            raise _Transient("Timeout", f"no answer within {timeout:.0f}s", timeout=True) from err
+        except aiohttp.ClientError as err:
+            raise _Transient("APIConnectionError", str(err)) from err
+        if status == 429 or status >= 500:
+            raise _Transient(f"HTTP {status}", body[:300])
+        if status >= 400:
+            raise LLMError(f"{model}: HTTP {status}: {body[:300]}")
+        try:
+            data = json.loads(body)
+            choices = [(c["message"].get("content") or "", _token_logprobs(c)) for c in data["choices"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise LLMError(f"{model}: not an OpenAI chat completion: {body[:200]!r}") from err
+        usage = data.get("usage") or {}
+        return _Reply(choices, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
 
 
 _PRIORITY: contextvars.ContextVar[int] = contextvars.ContextVar("llm_priority", default=0)
@@ -348,7 +415,7 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
 
 def _token_logprobs(choice) -> TokenLogprobs | None:
     """The (token, log-probability) pairs of one choice, or None where the provider sent none."""
-    logprobs = getattr(choice, "logprobs", None)
+    logprobs = choice.get("logprobs") if isinstance(choice, dict) else getattr(choice, "logprobs", None)
     content = logprobs.get("content") if isinstance(logprobs, dict) else getattr(logprobs, "content", None)
     if not content:
         return None
