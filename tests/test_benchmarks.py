@@ -90,7 +90,10 @@ def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(output.read_text())
     assert [r["tasks"] for r in figures["overhead"]] == [1, 10]
-    assert [r["llm_concurrency"] for r in figures["throughput"]] == [1, 4]
+    assert [(r["transport"], r["llm_concurrency"]) for r in figures["throughput"]] == [
+        ("litellm", 1), ("litellm", 4), ("direct", 1), ("direct", 4)]
+    assert all(r["cpu_ms_per_task"] > 0 and r["scripted_llm_cpu_ms_per_call"] > 0 for r in figures["throughput"])
+    assert all(r["before_first_call_ms"] >= 0 and r["calls_ms"] >= 0 for r in figures["throughput"])
     assert all(r["max_llm_calls_in_flight"] == r["llm_concurrency"] for r in figures["throughput"])
     assert all(r["llm_calls"] == r["tasks"] for r in figures["throughput"])  # one sentence, one call
     assert figures["library"]["model_version"].startswith("reversener-")

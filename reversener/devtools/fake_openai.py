@@ -34,6 +34,8 @@ class FakeOpenAIServer:
         self.responder, self.latency = responder, latency
         self.requests: list[dict] = []
         self.in_flight = self.max_in_flight = 0
+        self.timeline: list[tuple[float, int]] = []  # (time.monotonic(), calls in flight) at each change
+        self.cpu_seconds = 0.0  # CPU its handler threads spent, to show the stand-in is cheap
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -55,6 +57,7 @@ class FakeOpenAIServer:
             self.requests.append(body)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.timeline.append((time.monotonic(), self.in_flight))
         try:
             reply = self.responder(body)
             reply = reply if isinstance(reply, Reply) else Reply([reply] if isinstance(reply, str) else reply)
@@ -65,6 +68,7 @@ class FakeOpenAIServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                self.timeline.append((time.monotonic(), self.in_flight))
 
     def _handler(self):
         fake = self
@@ -76,6 +80,7 @@ class FakeOpenAIServer:
             disable_nagle_algorithm = True
 
             def do_POST(self):  # noqa: N802 - http.server's naming
+                cpu = time.thread_time()
                 length = int(self.headers.get("Content-Length") or 0)
                 status, payload = fake._reply(json.loads(self.rfile.read(length) or b"{}"))
                 data = json.dumps(payload).encode()
@@ -84,6 +89,8 @@ class FakeOpenAIServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                with fake._lock:
+                    fake.cpu_seconds += time.thread_time() - cpu
 
             def do_GET(self):  # noqa: N802
                 data = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
