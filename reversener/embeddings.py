@@ -34,10 +34,11 @@ def bundled_model_path() -> str:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, loaded once per process on first use."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model: str | None = None, batch_size: int = 64, threads: int | None = None) -> None:
         self.name = model or "all-MiniLM-L6-v2"
         self._model_ref = model
         self._batch_size = batch_size
+        self._threads = threads
         self._model = None
         self._lock = threading.Lock()
 
@@ -46,6 +47,10 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer  # slow import: only when needed
 
+                if self._threads:
+                    import torch
+
+                    torch.set_num_threads(self._threads)  # process-wide: torch serves only this model here
                 self._model = SentenceTransformer(self._model_ref or bundled_model_path(), device="cpu")
         return self._model
 

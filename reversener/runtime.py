@@ -32,7 +32,11 @@ class Runtime:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return SentenceTransformerEmbedder(self.settings.embedding_model)
+        s = self.settings
+        # Beside the bundled llama.cpp server (2 threads on 2 cores), torch's second thread only
+        # spins: one thread embedded a text in 14 ms where two took 40 to 540 ms (README).
+        threads = s.embedding_threads or (1 if s.llm_model is None else None)
+        return SentenceTransformerEmbedder(s.embedding_model, threads=threads)
 
     @cached_property
     def llm(self) -> LLMClient:

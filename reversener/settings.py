@@ -56,6 +56,10 @@ class Settings(BaseSettings, MethodConfig):
         None, description="A sentence-transformers model name or path; unset = bundled all-MiniLM-L6-v2."
     )
 
+    embedding_threads: int | None = Field(
+        None, ge=1, description="torch threads for embeddings; unset = 1 beside the bundled model, torch's default otherwise.",
+    )
+
     # --- where files go ---
     data_dir: Path = Field(
         Path.home() / ".cache" / "reversener",

@@ -11,6 +11,7 @@ from reversener.devtools.fake_openai import FakeOpenAIServer
 from reversener.errors import LocalModelError
 from reversener.llm import local
 from reversener.llm.local import BUNDLED_MODEL, LocalLLMServer, ensure_bundled_model
+from reversener.settings import Settings
 
 
 def test_the_bundled_model_is_22_pinned_parts():
@@ -62,3 +63,11 @@ def test_the_servers_vocabulary_ranking_keeps_the_best_entries_and_nothing_else_
     assert llama_server._ranked([3, 1, 2]) == [1, 2, 3]
     assert llama_server._ranked([3, 1, 2], reverse=True) == [3, 2, 1]
     assert llama_server._ranked(zip([1, 2], "ab"), key=lambda pair: pair[1]) == [(1, "a"), (2, "b")]
+
+
+def test_embeddings_take_one_torch_thread_beside_the_bundled_model_unless_told(tmp_path):
+    from reversener.runtime import Runtime
+
+    assert Runtime(Settings(data_dir=tmp_path)).embedder._threads == 1
+    assert Runtime(Settings(data_dir=tmp_path, llm_model="openai/x")).embedder._threads is None
+    assert Runtime(Settings(data_dir=tmp_path, embedding_threads=2)).embedder._threads == 2
