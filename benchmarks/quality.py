@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
-from reversener.evaluation import EvalRow, eval_library, gold_types, per_sentence, pick_sentences
+from reversener.evaluation import EvalRow, eval_library, gold_types, per_sentence, pick_sentences, replay
 from reversener.library import ExampleLibrary
 from reversener.llm.client import LLMStats
 from reversener.readers import read_conll
@@ -63,8 +63,9 @@ def run(
     llm_model: Annotated[Optional[str], typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
     llm_api_base: Optional[str] = None,
     force: Annotated[bool, typer.Option(help="Rerun rows already in the results file.")] = False,
-    rescore: Annotated[bool, typer.Option(help="Only recompute finished rows' scores from their stored "
-                                               "predictions (no LLM calls), e.g. after a change to the metrics.")] = False,
+    rescore: Annotated[bool, typer.Option(help="Read finished rows again from the cached answers to their recorded "
+                                               "requests (no LLM calls), after a change to parsing, scoring or "
+                                               "metrics.")] = False,
 ) -> None:
     """Score the chosen rows and merge them into benchmarks/results/quality-<dataset>-<sample>.json."""
     if dataset not in DATASETS:
@@ -75,17 +76,20 @@ def run(
     gold = pick_sentences(read_conll(DATASETS[dataset]), sample=sample, seed=seed)
     path = result_path(dataset, sample)
     results = read_json(path, {})
-    if rescore:
-        for row in results.get("rows", {}).values():
-            if "per_sentence" in row:
-                fresh = EvalRow.of(row["mode"], gold, row["per_sentence"], LLMStats().snapshot(), row["wall_seconds"],
-                                   row["build"])
-                row |= fresh.as_dict() | {"cost": row["cost"]}  # the cost is what the run measured
-        write_json(path, results)
-        print_table(results)
-        return
     settings = Settings(**llm_overrides(llm_model, llm_api_base))
     runtime = Runtime(settings)
+    if rescore:
+        try:
+            for name in names:
+                if name in results.get("rows", {}):
+                    _rescore(name, results["rows"][name], gold, runtime, settings)
+        finally:
+            runtime.close()
+        write_json(path, results)
+        print_table(results)
+        plot(sample)
+        plot_calibration(sample)
+        return
     results = results if results.get("seed") == seed else {}
     results.update(dataset=dataset, sample=sample, seed=seed, gold_entities=sum(len(g.spans) for g in gold))
     results.setdefault("rows", {})
@@ -140,6 +144,20 @@ def _run_row(name, gold, runtime, settings, part: dict, bar, save) -> dict:
     row = EvalRow.of(mode, gold, part["per_sentence"], part["stats"], part["wall_seconds"], part.get("build"))
     extra = {"library": part["library"]} if "library" in part else {}
     return row.as_dict() | extra | {"model": part["model"], "settings": overrides, "machine": machine()}
+
+
+def _rescore(name: str, row: dict, gold, runtime: Runtime, settings: Settings) -> None:
+    """A finished row read again from the cached answers to its recorded requests (current parser
+    and scorer), then scored; its measured cost stays."""
+    if name not in ROWS or "per_sentence" not in row:
+        return
+    config = settings.method().model_copy(update=ROWS[name][1])
+    library = ExampleLibrary.from_dict(row["library"]) if "library" in row else None
+    recognizer = Recognizer(runtime.llm, runtime.embedder, gold_types(gold), library, config)
+    recorded, replayed = replay(recognizer, library, gold, row["per_sentence"], runtime.llm.cached)
+    fresh = EvalRow.of(row["mode"], gold, recorded, LLMStats().snapshot(), row["wall_seconds"], row["build"])
+    row |= fresh.as_dict() | {"cost": row["cost"], "replayed": replayed}
+    print(f"{name}: {replayed} of {len(gold)} sentences read again from the cache")
 
 
 def _add(part: dict, stats: dict[str, float], seconds: float) -> None:

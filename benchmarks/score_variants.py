@@ -75,14 +75,15 @@ def run(datasets: Annotated[list[str], typer.Argument(help=f"Some of {', '.join(
 
 
 def _measure(runtime: Runtime, gold, row: dict) -> dict | None:
-    """AUROC of every candidate on one row's cached answers; None if the cache holds none of them.
-    A text the recognizer split into chunks has no single answer and is left out."""
+    """AUROC of every candidate on one row's cached answers to its recorded requests; None if the
+    cache holds none of them. A text the recognizer split into chunks has no single answer and is left out."""
     library = ExampleLibrary.from_dict(row["library"]) if "library" in row else None
     types = gold_types(gold)
     recognizer = Recognizer(runtime.llm, runtime.embedder, types, library, runtime.settings.method())
     regions, tasks, missing = [], [], 0
-    for sentence, request in zip(gold, recognizer.requests([g.text for g in gold]), strict=True):
-        answers = runtime.llm.cached(request)
+    for sentence, ids in zip(gold, row["per_sentence"]["demonstrations"], strict=True):
+        shots = [library.get(example_id) for example_id in ids] if library is not None else []
+        answers = runtime.llm.cached(recognizer.request(sentence.text, shots))
         if not answers or not answers[0].logprobs:
             missing += 1
             continue

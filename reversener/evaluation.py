@@ -13,13 +13,13 @@ from .config import MethodConfig
 from .definitions import resolve_types
 from .embeddings import Embedder
 from .library import ExampleLibrary
-from .llm.client import LLMClient, Progress
+from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
 from .recognizer import Prediction, Recognizer
 from .types import Sentence, Span
 
 __all__ = ["EvalRow", "pick_sentences", "run_mode", "cost", "scores", "eval_library", "per_sentence",
-           "sentences_from"]
+           "sentences_from", "replay"]
 
 ProgressFactory = Callable[[str, int], Progress]
 THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)  # score cut-offs a row reports precision and recall at
@@ -125,6 +125,28 @@ def per_sentence(predictions: Sequence[Prediction]) -> dict:
             "answer_scores": [p.score for p in predictions],
             "demonstrations": [list(p.demonstrations) for p in predictions],
             "errors": [p.error for p in predictions]}
+
+
+def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequence[Sentence], recorded: dict,
+           cached: Callable[[LLMRequest], list | None]) -> tuple[dict, int]:
+    """A row's per-sentence record read again from the LLM's cached answers to the very requests it
+    made (its recorded demonstrations, in order), with the current parser and scorer: no LLM call,
+    no embedding. A sentence whose answer is not cached (split into chunks, or another machine's
+    cache) keeps its record. Returns the record and how many sentences were read again."""
+    out = {key: list(values) for key, values in recorded.items()}
+    replayed = 0
+    for i, (sentence, ids) in enumerate(zip(gold, recorded["demonstrations"], strict=True)):
+        shots = [library.get(example_id) for example_id in ids] if library is not None else []
+        answers = cached(recognizer.request(sentence.text, [shot for shot in shots if shot is not None]))
+        if not answers:
+            continue
+        spans, issues, confidence = recognizer.read(sentence.text, answers)
+        unusable = len(issues) == len(answers)
+        out["spans"][i] = [] if unusable else [[s.start, s.end, s.label, s.score] for s in sorted(spans)]
+        out["answer_scores"][i] = None if unusable else confidence
+        out["errors"][i] = f"LLM answer unusable: {issues[0]}" if unusable else None
+        replayed += 1
+    return out, replayed
 
 
 def sentences_from(gold: Sequence[Sentence], recorded: dict) -> list[Sentence]:

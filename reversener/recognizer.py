@@ -97,8 +97,7 @@ class Recognizer:
             if isinstance(answer, Exception):
                 errors[i] = errors[i] or f"LLM failed: {answer}"
                 continue
-            found, issues, confidence = self._vote(text, answer)
-            found = [s for s in found if s.score is None or s.score >= self.config.min_score]
+            found, issues, confidence = self.read(text, answer)
             if answer and len(issues) == len(answer):  # not one sample could be read
                 errors[i] = errors[i] or f"LLM answer unusable: {issues[0]}"
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
@@ -123,14 +122,9 @@ class Recognizer:
                 sent.append(pool.submit(self.llm.complete, requests, progress))
             return demos, [answer for future in sent for answer in future.result()]
 
-    def requests(self, texts: Sequence[str]) -> list[LLMRequest]:
-        """The LLM request for each text as one chunk, demonstrations included (what `recognize` asks
-        for a text it does not split)."""
-        return self._prepare(texts)[1]
-
     def _prepare(self, texts: Sequence[str]) -> tuple[list[list[Example]], list[LLMRequest]]:
         demos = self._demonstrations(texts)
-        return demos, [self._request(text, shots) for text, shots in zip(texts, demos, strict=True)]
+        return demos, [self.request(text, shots) for text, shots in zip(texts, demos, strict=True)]
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""
@@ -140,7 +134,8 @@ class Recognizer:
                       ("assistant", answer_json(example.sentence))]
         return (*turns, ("user", render("recognize_user", text=text)))
 
-    def _request(self, text: str, shots: Sequence[Example]) -> LLMRequest:
+    def request(self, text: str, shots: Sequence[Example] = ()) -> LLMRequest:
+        """The LLM request for one text shown these demonstrations, in this order."""
         c = self.config
         greedy = c.samples == 1
         return LLMRequest(self.messages(text, shots), samples=c.samples,
@@ -158,6 +153,12 @@ class Recognizer:
             negatives = int((m + humans) * self.config.negative_share)
             picks = [self.library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
         return [_ordered(shots) for shots in picks]
+
+    def read(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
+        """A text's spans from its answers (one per sample) above MIN_SCORE, the problems met on the
+        way, and the confidence in the answer."""
+        found, issues, confidence = self._vote(text, answers)
+        return [s for s in found if s.score is None or s.score >= self.config.min_score], issues, confidence
 
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
         """The spans, the problems, and the confidence in the answer: from the tokens' log-probabilities

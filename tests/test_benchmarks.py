@@ -124,3 +124,19 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
     assert "| random demos | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     assert "| tiny | 1,000 | self annotation | 6." in doc
+
+
+def test_rescore_reads_finished_rows_again_from_the_cache_without_llm_calls(tiny):
+    server, results = tiny
+    quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    path = results / "quality-tiny-4.json"
+    written = json.loads(path.read_text())
+    for row in written["rows"].values():  # as if an older parser had found nothing
+        row["per_sentence"]["spans"] = [[] for _ in row["per_sentence"]["spans"]]
+    path.write_text(json.dumps(written))
+    asked = len(server.requests)
+    quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base,
+                rescore=True)
+    rows = json.loads(path.read_text())["rows"]
+    assert len(server.requests) == asked
+    assert all(row["replayed"] == 4 and row["recall"] == pytest.approx(1 / 3) for row in rows.values())
