@@ -37,7 +37,7 @@ def quality_section() -> list[str]:
             "reused from the cache count at that time); *wall* is the row's run, shorter where it reused "
             "cached answers (a build shared with an earlier row) and longer where other work shared the "
             "CPUs.", ""]
-    out += calibration_section()
+    out += calibration_section() + analysis_section()
     out += ["### Smoke setting", ""]
     for dataset in DATASETS:
         out += _quality_rows(dataset, SMOKE_SAMPLE)
@@ -99,11 +99,46 @@ def _of_type(row: dict, label: str) -> dict:
     return {"f1": row["per_type_f1"].get(label, 0.0), "sentence_counts": row["per_type_counts"][label]}
 
 
+def analysis_section() -> list[str]:
+    """What ReverseNER changes against zero-shot, entity by entity, and how combining the two answers does."""
+    out = []
+    for dataset in DATASETS:
+        m = read_json(RESULTS / f"misses-{dataset}.json")
+        if not m:
+            continue
+        if not out:
+            out = ["### What the demonstrations change", "",
+                   f"From the two rows' stored predictions (`{PY} benchmarks.misses <data set>`): gold entities "
+                   "zero-shot finds and ReverseNER loses, and what else changed.", "",
+                   "| data set | found by both | lost | gained | wrong spans removed | wrong spans added | lost as | "
+                   "lost: type among the demonstrations' labels | kept: same |", "|---|---|---|---|---|---|---|---|---|"]
+        lost, kept = m["profile"].get("lost", {}), m["profile"].get("kept", {})
+        what = ", ".join(f"{k} {v}" for k, v in sorted(m["what"].items()))
+        out.append(f"| {dataset} | {m['kept']} | {m['lost']} | {m['gained']} | {m['wrong_removed']} | "
+                   f"{m['wrong_added']} | {what} | {_share(lost)} | {_share(kept)} |")
+    if out:
+        out.append("")
+    combined = read_json(RESULTS / "combine.json") or {}
+    for dataset, table in combined.get("datasets", {}).items():
+        out += [f"Combining the zero-shot and ReverseNER answers, {dataset} ({combined['sample']} sentences; "
+                f"`{PY} benchmarks.combine`):", "",
+                "| rule | P | R | F1 | vs zero-shot (95% CI) | vs ReverseNER (95% CI) |", "|---|---|---|---|---|---|"]
+        out += [f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['vs_zero_shot']} | "
+                f"{r['vs_reversener']} |" for name, r in table.items()]
+        out.append("")
+    return out
+
+
+def _share(profile: dict) -> str:
+    return "–" if not profile else f"{profile['type_shown_share']:.2f}"
+
+
 def calibration_section() -> list[str]:
     out = ["### Confidence scores", "",
-           "A region's score is the probability of the least likely token that spells its name in the LLM's "
-           "answer (one greedy sample); the prediction's score is that of the answer's least likely token, so it "
-           "also falls where the model hesitated to close its list. *AUROC, regions*: how often a correct region "
+           "A region's score is the probability the LLM gave to writing it: the product of the probabilities of "
+           "the tokens that spell its name and its type in the answer (one greedy sample); the prediction's score "
+           "is that of the answer's least likely token, so it also falls where the model hesitated to close its "
+           f"list. Other candidates are compared by `{PY} benchmarks.score_variants`. *AUROC, regions*: how often a correct region "
            "outscores a wrong one; *AUROC, tasks*: how often a sentence predicted exactly right outscores one "
            "that is not, i.e. whether sorting by score puts the tasks that need review first. 0.5 is chance.", "",
            "| data set | row | scored regions | AUROC, regions | AUROC, tasks | P / R / F1 when regions below "
@@ -122,7 +157,17 @@ def calibration_section() -> list[str]:
                        f"{_num(cal.get('answer_auroc'))} | {cuts} |")
     if not found:
         return ["### Confidence scores", "", f"Not run yet: `{PY} benchmarks.quality <data set>`.", ""]
-    return out + ["", "![reliability](../benchmarks/results/calibration.png)", ""]
+    out += ["", "![reliability](../benchmarks/results/calibration.png)", ""]
+    variants = read_json(RESULTS / "score_variants.json") or {}
+    for dataset, rows in variants.items():
+        for name, found in rows.items():
+            out += [f"Candidate scores, {dataset}, {name} ({found['regions']} regions, {found['tasks']} tasks; "
+                    f"AUROC, from the cached answers by `{PY} benchmarks.score_variants`):", "",
+                    "| score | AUROC |", "|---|---|"]
+            out += [f"| region: {variant} | {_num(value)} |" for variant, value in found["region_auroc"].items()]
+            out += [f"| task: {variant} | {_num(value)} |" for variant, value in found["task_auroc"].items()]
+            out.append("")
+    return out
 
 
 def _num(value: float | None) -> str:
