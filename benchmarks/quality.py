@@ -207,9 +207,6 @@ def plot(sample: int = DEFAULT_SAMPLE) -> None:
             ax.set_title(f"{dataset}, {results['sample']} sentences")
 
 
-if __name__ == "__main__":
-    typer.run(run)
-
 
 def plot_calibration(sample: int = DEFAULT_SAMPLE) -> None:
     """Reliability diagrams: share of regions correct against their mean score, per score bin."""
@@ -228,3 +225,7 @@ def plot_calibration(sample: int = DEFAULT_SAMPLE) -> None:
         ax.set_xlabel("region score (mean per bin of 0.1)")
         ax.set_ylabel("share of regions correct")
         ax.legend(fontsize=7)
+
+
+if __name__ == "__main__":
+    typer.run(run)
