@@ -39,6 +39,7 @@ ROWS: dict[str, tuple[str, dict]] = {
     "random features": ("reversener", {"feature_strategy": "random"}),
     "random demos": ("reversener", {"demo_strategy": "random"}),
     "verified templates": ("reversener", {"verify_templates": True}),
+    "reversener + zero-shot": ("reversener", {"combine_zero_shot": True}),
 }
 DEFAULT_SAMPLE = 300  # decides a difference of a few F1 points; 50 is the smoke setting
 SMOKE_SAMPLE = 50
@@ -104,7 +105,7 @@ def run(
                 if force or not part or part["model"] != model:
                     part = results["partial"][name] = {"model": model, "done": 0, "wall_seconds": 0.0, "stats": {}}
                 results["rows"][name] = _run_row(name, gold, runtime, settings, part, bar,
-                                                 lambda: write_json(path, results))
+                                                 lambda: write_json(path, results), results["rows"])
                 del results["partial"][name]
                 write_json(path, results)  # each finished row is kept, whatever happens to the next
     finally:
@@ -114,13 +115,33 @@ def run(
     plot_calibration(sample)
 
 
-def _run_row(name, gold, runtime, settings, part: dict, bar, save) -> dict:
+# What a library build depends on: rows that agree on these share one library, so they differ only in
+# how it is used (and a rerun elsewhere does not rebuild it from a slightly different embedding).
+BUILD_FIELDS = ("feature_sentences", "entities_per_type", "entities_per_example", "examples_per_feature",
+                "negative_share", "seed", "feature_strategy", "reverse_strategy", "verify_templates")
+
+
+def _same_library(name: str, settings: Settings, rows_done: dict) -> dict | None:
+    """A finished row whose library was built with the same build settings, if any."""
+    def build_of(row_name: str) -> dict:
+        config = settings.method().model_copy(update=ROWS[row_name][1])
+        return {field: getattr(config, field) for field in BUILD_FIELDS}
+
+    for other, row in rows_done.items():
+        if other != name and other in ROWS and "library" in row and row.get("build") and build_of(other) == build_of(name):
+            return row
+    return None
+
+
+def _run_row(name, gold, runtime, settings, part: dict, bar, save, rows_done: dict) -> dict:
     """Finish one row from where its partial record stopped, saving after every slice."""
     mode, overrides = ROWS[name]
     config = settings.method().model_copy(update=overrides)
     llm, embedder = runtime.llm, runtime.embedder
     library = None
     if mode == "reversener":
+        if "library" not in part and (shared := _same_library(name, settings, rows_done)):
+            part["library"], part["build"] = shared["library"], shared["build"]
         if "library" not in part:
             started, before = time.monotonic(), llm.stats.snapshot()
             library, part["build"] = eval_library(gold, llm, embedder, config, progress=bar)

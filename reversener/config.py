@@ -31,6 +31,11 @@ class MethodConfig(BaseModel):
         0.0, ge=0, le=1,
         description="Entities scored below this are dropped (score: token probability, or vote share when samples > 1).",
     )
+    combine_zero_shot: bool = Field(
+        False, description="Also ask each text without demonstrations; keep what both answers say, and what "
+        "either alone scores at least combine_min_score.",
+    )
+    combine_min_score: float = Field(0.5, ge=0, le=1, description="See combine_zero_shot.")
     max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")
     max_chunk_chars: int = Field(1000, ge=100, description="Longer texts are split into chunks this size.")
     max_chunks: int = Field(

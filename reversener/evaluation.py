@@ -137,14 +137,13 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
     replayed = 0
     for i, (sentence, ids) in enumerate(zip(gold, recorded["demonstrations"], strict=True)):
         shots = [library.get(example_id) for example_id in ids] if library is not None else []
-        answers = cached(recognizer.request(sentence.text, [shot for shot in shots if shot is not None]))
-        if not answers:
+        replies = [cached(r) for r in recognizer.requests_for(sentence.text, [s for s in shots if s is not None])]
+        if not all(replies):
             continue
-        spans, issues, confidence = recognizer.read(sentence.text, answers)
-        unusable = len(issues) == len(answers)
-        out["spans"][i] = [] if unusable else [[s.start, s.end, s.label, s.score] for s in sorted(spans)]
-        out["answer_scores"][i] = None if unusable else confidence
-        out["errors"][i] = f"LLM answer unusable: {issues[0]}" if unusable else None
+        spans, _, confidence, error = recognizer.read_replies(sentence.text, replies)
+        out["spans"][i] = [] if error else [[s.start, s.end, s.label, s.score] for s in sorted(spans)]
+        out["answer_scores"][i] = None if error else confidence
+        out["errors"][i] = error
         replayed += 1
     return out, replayed
 

@@ -13,6 +13,7 @@ import numpy as np
 from .align import align
 from .config import MethodConfig
 from .confidence import answer_confidence, score_mentions
+from .combine import combine
 from .consistency import vote
 from .embeddings import Embedder
 from .errors import ParseError
@@ -93,38 +94,60 @@ class Recognizer:
         for i, (total, offset) in skipped.items():
             problems[i].append(f"text too long: predicted its first {self.config.max_chunks} of {total} chunks "
                                f"(characters 0-{offset} of {len(texts[i])}); raise MAX_CHUNKS for more")
-        for (i, offset, _), text, answer in zip(chunks, chunk_texts, answers, strict=True):
-            if isinstance(answer, Exception):
-                errors[i] = errors[i] or f"LLM failed: {answer}"
+        for (i, offset, _), text, replies in zip(chunks, chunk_texts, answers, strict=True):
+            failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
+            if failed is not None:
+                errors[i] = errors[i] or f"LLM failed: {failed}"
                 continue
-            found, issues, confidence = self.read(text, answer)
-            if answer and len(issues) == len(answer):  # not one sample could be read
-                errors[i] = errors[i] or f"LLM answer unusable: {issues[0]}"
+            found, issues, confidence, error = self.read_replies(text, replies)
+            errors[i] = errors[i] or error
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
             problems[i].extend(issues)
             confidences[i].append(confidence)
         return [Prediction(t, tuple(sorted(s)), tuple(p), e, _weakest(c), tuple(d))
                 for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
 
-    def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list]:
-        """Each text's demonstrations and answers. Texts are prepared (embedded, prompted) a slice at a
-        time and each slice is sent as soon as it is ready, so the first LLM calls do not wait for the
-        last text's embedding; the gateway bounds how many calls run at once across slices."""
+    def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list[list]]:
+        """Each text's demonstrations and replies (one per request of `requests_for`). Texts are
+        prepared (embedded, prompted) a slice at a time and each slice is sent as soon as it is ready,
+        so the first LLM calls do not wait for the last text's embedding; the gateway bounds how many
+        calls run at once across slices."""
         slices = [texts[k : k + PIPELINE_SLICE] for k in range(0, len(texts), PIPELINE_SLICE)]
-        if len(slices) <= 1:
-            demos, requests = self._prepare(texts)
-            return demos, self.llm.complete(requests, progress)
         demos, sent = [], []
-        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="recognize") as pool:
+        with ThreadPoolExecutor(max_workers=max(1, len(slices)), thread_name_prefix="recognize") as pool:
             for piece in slices:
-                shots, requests = self._prepare(piece)
+                shots = self._demonstrations(piece)
                 demos += shots
-                sent.append(pool.submit(self.llm.complete, requests, progress))
-            return demos, [answer for future in sent for answer in future.result()]
+                asked = [self.requests_for(text, s) for text, s in zip(piece, shots, strict=True)]
+                flat = [request for requests in asked for request in requests]
+                per_text = len(asked[0]) if asked else 1
+                done = None if progress is None else (lambda n, k=per_text: progress(n / k))
+                sent.append(pool.submit(self.llm.complete, flat, done))
+            answers = [answer for future in sent for answer in future.result()]
+        width = len(answers) // len(texts) if texts else 1
+        return demos, [answers[k : k + width] for k in range(0, len(answers), width)]
 
-    def _prepare(self, texts: Sequence[str]) -> tuple[list[list[Example]], list[LLMRequest]]:
-        demos = self._demonstrations(texts)
-        return demos, [self.request(text, shots) for text, shots in zip(texts, demos, strict=True)]
+    def requests_for(self, text: str, shots: Sequence[Example] = ()) -> list[LLMRequest]:
+        """What is asked for one text: with its demonstrations, and with COMBINE_ZERO_SHOT also without."""
+        if self._combining:
+            return [self.request(text, shots), self.request(text)]
+        return [self.request(text, shots)]
+
+    @property
+    def _combining(self) -> bool:
+        return self.config.combine_zero_shot and not self.zero_shot
+
+    def read_replies(self, text: str, replies: Sequence[Sequence[str]]) -> tuple[list[Span], list[str], float | None,
+                                                                           str | None]:
+        """A text's spans from its replies (see `requests_for`), the problems met, the confidence in the
+        answer, and the error that makes it unusable (no sample of any reply could be read)."""
+        read = [self.read(text, answers) for answers in replies]
+        issues = [issue for _, found_issues, _ in read for issue in found_issues]
+        unusable = all(answers and len(found_issues) == len(answers)
+                       for answers, (_, found_issues, _) in zip(replies, read, strict=True))
+        error = f"LLM answer unusable: {issues[0]}" if unusable and issues else None
+        found = read[0][0] if len(read) == 1 else combine(read[1][0], read[0][0], "union", self.config.combine_min_score)
+        return found, issues, _weakest([confidence for _, _, confidence in read]), error
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""

@@ -140,3 +140,13 @@ def test_rescore_reads_finished_rows_again_from_the_cache_without_llm_calls(tiny
     rows = json.loads(path.read_text())["rows"]
     assert len(server.requests) == asked
     assert all(row["replayed"] == 4 and row["recall"] == pytest.approx(1 / 3) for row in rows.values())
+
+
+def test_rows_with_the_same_build_settings_share_one_library(tiny):
+    server, results = tiny
+    quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    built = sum("Replace every name" in body["messages"][-1]["content"] for body in server.requests)
+    quality.run("tiny", rows="reversener + zero-shot", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    rows = json.loads((results / "quality-tiny-4.json").read_text())["rows"]
+    assert sum("Replace every name" in body["messages"][-1]["content"] for body in server.requests) == built
+    assert rows["reversener + zero-shot"]["library"] == rows["reversener"]["library"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+
+import pytest
 
 from reversener.config import MethodConfig
 from reversener.errors import LLMError
@@ -200,3 +204,25 @@ def test_a_slices_llm_calls_start_before_later_slices_are_embedded():
     assert waited == [True, True] and len(llm.batches) == 3
     assert [p.text for p in found] == texts  # answers come back in order
     assert all(len(r.messages) > 2 for r in llm.requests)  # each with its demonstrations
+
+
+def test_combining_asks_with_and_without_demonstrations_and_keeps_agreement_or_confidence():
+    from reversener.llm.client import Completion
+
+    def respond(request, i):
+        few_shot = len(request.messages) > 2
+        body = (('{"entities": [{"text": "Anna", "type": "PER"}, {"text": "Bo", "type": "PER"}]}', "Bo", -2.0)
+                if few_shot else ('{"entities": [{"text": "Anna", "type": "PER"}, {"text": "Oslo", "type": "LOC"}]}',
+                                  "Oslo", -0.1))
+        text, unsure, logprob = body
+        return Completion(text, tuple((token, logprob if token == unsure else 0.0)
+                                      for token in re.findall(r"\w+|\W", text)))
+
+    library = _library(FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
+    llm = ScriptedLLM(respond)
+    recognizer = Recognizer(llm, FakeEmbedder(), TYPES, library, MethodConfig(combine_zero_shot=True))
+    [found] = recognizer.recognize(["Anna met Bo in Oslo."])
+    assert [len(r.messages) > 2 for r in llm.requests] == [True, False]
+    # Anna: both say it; Oslo: zero-shot alone, sure (0.90); Bo: few-shot alone, unsure (0.14).
+    assert [(found.text[s.start:s.end], s.label) for s in found.spans] == [("Anna", "PER"), ("Oslo", "LOC")]
+    assert found.score == pytest.approx(math.exp(-2.0))  # the least sure of the two answers
