@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,17 +113,29 @@ class Recognizer:
         so the first LLM calls do not wait for the last text's embedding; the gateway bounds how many
         calls run at once across slices."""
         slices = [texts[k : k + PIPELINE_SLICE] for k in range(0, len(texts), PIPELINE_SLICE)]
-        demos, sent = [], []
-        with ThreadPoolExecutor(max_workers=max(1, len(slices)), thread_name_prefix="recognize") as pool:
-            for piece in slices:
-                shots = self._demonstrations(piece)
-                demos += shots
-                asked = [self.requests_for(text, s) for text, s in zip(piece, shots, strict=True)]
-                flat = [request for requests in asked for request in requests]
-                per_text = len(asked[0]) if asked else 1
-                done = None if progress is None else (lambda n, k=per_text: progress(n / k))
-                sent.append(pool.submit(self.llm.complete, flat, done))
-            answers = [answer for future in sent for answer in future.result()]
+        demos: list[list[Example]] = []
+        replies: list[list | BaseException | None] = [None for _ in slices]
+        threads = []
+        for k, piece in enumerate(slices):
+            shots = self._demonstrations(piece)
+            demos += shots
+            asked = [self.requests_for(text, s) for text, s in zip(piece, shots, strict=True)]
+            flat = [request for requests in asked for request in requests]
+            done = None if progress is None else (lambda n, width=len(asked[0]): progress(n / width))
+            if len(slices) == 1:  # one slice (a backend task): no thread at all
+                replies[k] = self.llm.complete(flat, done)
+                continue
+            # Daemon threads: a Ctrl-C leaves at once instead of waiting for an LLM answer.
+            thread = threading.Thread(target=_complete_into, args=(replies, k, self.llm, flat, done),
+                                      name="recognize", daemon=True)
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        answers = [answer for reply in replies for answer in reply]
         width = len(answers) // len(texts) if texts else 1
         return demos, [answers[k : k + width] for k in range(0, len(answers), width)]
 
@@ -202,6 +214,13 @@ class Recognizer:
         kept = vote(per_sample, self.config.vote_threshold)
         agreeing = sum({s.key for s in sample} == {s.key for s in kept} for sample in per_sample)
         return kept, issues, agreeing / len(per_sample)
+
+
+def _complete_into(replies: list, index: int, llm: LLMClient, requests: list[LLMRequest], progress) -> None:
+    try:
+        replies[index] = llm.complete(requests, progress)
+    except BaseException as err:  # handed to the calling thread, which raises it
+        replies[index] = err
 
 
 def _weakest(confidences: Sequence[float | None]) -> float | None:
