@@ -13,6 +13,7 @@ from functools import cached_property, partial
 from redis.exceptions import RedisError
 
 from reversener import __version__
+from reversener.confidence import weakest
 from reversener.labelstudio import prediction, spans_from_results, to_results
 from reversener.library import ExampleLibrary
 from reversener.prompts import templates_hash
@@ -174,8 +175,7 @@ class ReverseNERModel:
                 log.warning("project %s, task %s: %s", self.project, task_id, problem)
             results.extend(to_results(text, found.spans, target.from_name, target.to_name))
             confidences.append(found.score)
-        known = [c for c in confidences if c is not None]
-        answer = prediction(results, version, min(known) if known and len(known) == len(confidences) else None)
+        answer = prediction(results, version, weakest(confidences))
         try:
             self.context.store.save_prediction(self.project, version, key, answer,
                                                self.context.settings.prediction_ttl)

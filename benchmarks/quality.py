@@ -121,10 +121,15 @@ BUILD_FIELDS = ("feature_sentences", "entities_per_type", "entities_per_example"
                 "negative_share", "seed", "feature_strategy", "reverse_strategy", "verify_templates")
 
 
+def _row_config(settings: Settings, name: str):
+    """The method settings of a row: the defaults with the row's own changes."""
+    return settings.method().model_copy(update=ROWS[name][1])
+
+
 def _same_library(name: str, settings: Settings, rows_done: dict) -> dict | None:
     """A finished row whose library was built with the same build settings, if any."""
     def build_of(row_name: str) -> dict:
-        config = settings.method().model_copy(update=ROWS[row_name][1])
+        config = _row_config(settings, row_name)
         return {field: getattr(config, field) for field in BUILD_FIELDS}
 
     for other, row in rows_done.items():
@@ -136,7 +141,7 @@ def _same_library(name: str, settings: Settings, rows_done: dict) -> dict | None
 def _run_row(name, gold, runtime, settings, part: dict, bar, save, rows_done: dict) -> dict:
     """Finish one row from where its partial record stopped, saving after every slice."""
     mode, overrides = ROWS[name]
-    config = settings.method().model_copy(update=overrides)
+    config = _row_config(settings, name)
     llm, embedder = runtime.llm, runtime.embedder
     library = None
     if mode == "reversener":
@@ -172,7 +177,7 @@ def _rescore(name: str, row: dict, gold, runtime: Runtime, settings: Settings) -
     and scorer), then scored; its measured cost stays."""
     if name not in ROWS or "per_sentence" not in row:
         return
-    config = settings.method().model_copy(update=ROWS[name][1])
+    config = _row_config(settings, name)
     library = ExampleLibrary.from_dict(row["library"]) if "library" in row else None
     recognizer = Recognizer(runtime.llm, runtime.embedder, gold_types(gold), library, config)
     recorded, replayed = replay(recognizer, library, gold, row["per_sentence"], runtime.llm.cached)

@@ -170,16 +170,9 @@ def calibration_section() -> list[str]:
     return out
 
 
-def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def _num1(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
-
-
-def _num0(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}"
+def _num(value: float | None, digits: int = 3) -> str:
+    """A figure, or a dash where a results file predates it."""
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def learning_section() -> list[str]:
@@ -238,7 +231,7 @@ def speed_section() -> list[str]:
            "| tasks per `/predict` | ms per task | ms per task excluding LLM calls | backend CPU ms per task |",
            "|---|---|---|---|"]
     out += [f"| {r['tasks']} | {r['per_task_ms']:.1f} | **{r['per_task_excl_llm_ms']:.1f}** | "
-            f"{_num1(r.get('cpu_ms_per_task'))} |" for r in f["overhead"]]
+            f"{_num(r.get('cpu_ms_per_task'), 1)} |" for r in f["overhead"]]
     out += ["", f"Throughput against LLM concurrency with a {1000 * f['config']['latency']:.0f} ms LLM "
                 "(one `/predict` of 8 one-sentence tasks per slot, one LLM call each); ideal = concurrency / latency. "
                 "*Before*, *calls* and *after* split the request: until its first LLM call, from the first call to "
@@ -248,9 +241,9 @@ def speed_section() -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|"]
     out += [f"| {r.get('transport', 'litellm')} | {r['llm_concurrency']} | {r['tasks']} | {r['tasks_per_s']:.1f} | "
             f"{r['ideal_tasks_per_s']:.0f} | **{r['fraction_of_ideal']:.2f}** | {r['max_llm_calls_in_flight']}, "
-            f"{_num1(r.get('mean_llm_calls_in_flight'))} | {_num0(r.get('before_first_call_ms'))} / "
-            f"{_num0(r.get('calls_ms'))} / {_num0(r.get('after_last_call_ms'))} | {_num1(r.get('cpu_ms_per_task'))} | "
-            f"{_num1(r.get('scripted_llm_cpu_ms_per_call'))} |" for r in f["throughput"]]
+            f"{_num(r.get('mean_llm_calls_in_flight'), 1)} | {_num(r.get('before_first_call_ms'), 0)} / "
+            f"{_num(r.get('calls_ms'), 0)} / {_num(r.get('after_last_call_ms'), 0)} | {_num(r.get('cpu_ms_per_task'), 1)} | "
+            f"{_num(r.get('scripted_llm_cpu_ms_per_call'), 1)} |" for r in f["throughput"]]
     out += ["", "Library build cost: one entity list per type, then one template per feature sentence, plus a "
                 "retry on the cluster's next sentence for each rejected template. The scripted LLM writes "
                 "PER/ORG/LOC/MISC slots whatever the project's types, so with 1 or 2 types most templates are "

@@ -18,7 +18,7 @@ import typer
 from reversener.align import align
 from reversener.confidence import mention_logprobs
 from reversener.errors import ParseError
-from reversener.evaluation import gold_types, pick_sentences
+from reversener.evaluation import gold_types, pick_sentences, shots_shown
 from reversener.library import ExampleLibrary
 from reversener.metrics import auroc
 from reversener.parse import parse_mentions
@@ -82,8 +82,7 @@ def _measure(runtime: Runtime, gold, row: dict) -> dict | None:
     recognizer = Recognizer(runtime.llm, runtime.embedder, types, library, runtime.settings.method())
     regions, tasks, missing = [], [], 0
     for sentence, ids in zip(gold, row["per_sentence"]["demonstrations"], strict=True):
-        shots = [library.get(example_id) for example_id in ids] if library is not None else []
-        answers = runtime.llm.cached(recognizer.request(sentence.text, shots))
+        answers = runtime.llm.cached(recognizer.request(sentence.text, shots_shown(library, ids)))
         if not answers or not answers[0].logprobs:
             missing += 1
             continue

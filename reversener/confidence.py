@@ -14,7 +14,7 @@ from .types import Mention
 
 _TYPE_VALUE = re.compile(r'"(?:type|label|entity_type|category|tag)"\s*:\s*"([^"]*)"')
 
-__all__ = ["answer_confidence", "score_mentions", "mention_logprobs"]
+__all__ = ["answer_confidence", "score_mentions", "mention_logprobs", "weakest"]
 
 
 def answer_confidence(text: str, logprobs: TokenLogprobs | None) -> float | None:
@@ -23,6 +23,14 @@ def answer_confidence(text: str, logprobs: TokenLogprobs | None) -> float | None
     if not logprobs:
         return None
     return math.exp(min(logprob for _, logprob in logprobs))
+
+
+def weakest(confidences: Sequence[float | None]) -> float | None:
+    """Confidence in several answers together (a text's chunks, a task's texts, combined answers):
+    the least sure one's; unknown if any is unknown or there is none."""
+    if not confidences or any(c is None for c in confidences):
+        return None
+    return min(confidences)
 
 
 def score_mentions(text: str, logprobs: TokenLogprobs | None, mentions: Sequence[Mention]) -> list[Mention]:

@@ -16,10 +16,10 @@ from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
 from .recognizer import Prediction, Recognizer
-from .types import Sentence, Span
+from .types import Example, Sentence, Span
 
 __all__ = ["EvalRow", "pick_sentences", "run_mode", "cost", "scores", "eval_library", "per_sentence",
-           "sentences_from", "replay"]
+           "sentences_from", "replay", "shots_shown"]
 
 ProgressFactory = Callable[[str, int], Progress]
 THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)  # score cut-offs a row reports precision and recall at
@@ -121,7 +121,7 @@ def eval_library(
 def per_sentence(predictions: Sequence[Prediction]) -> dict:
     """Each sentence's spans ([start, end, label, score]), answer score, demonstrations and error:
     kept in a row so that two rows can be compared sentence by sentence."""
-    return {"spans": [[[s.start, s.end, s.label, s.score] for s in p.spans] for p in predictions],
+    return {"spans": [_span_rows(p.spans) for p in predictions],
             "answer_scores": [p.score for p in predictions],
             "demonstrations": [list(p.demonstrations) for p in predictions],
             "errors": [p.error for p in predictions]}
@@ -136,16 +136,26 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
     out = {key: list(values) for key, values in recorded.items()}
     replayed = 0
     for i, (sentence, ids) in enumerate(zip(gold, recorded["demonstrations"], strict=True)):
-        shots = [library.get(example_id) for example_id in ids] if library is not None else []
-        replies = [cached(r) for r in recognizer.requests_for(sentence.text, [s for s in shots if s is not None])]
+        replies = [cached(r) for r in recognizer.requests_for(sentence.text, shots_shown(library, ids))]
         if not all(replies):
             continue
         spans, _, confidence, error = recognizer.read_replies(sentence.text, replies)
-        out["spans"][i] = [] if error else [[s.start, s.end, s.label, s.score] for s in sorted(spans)]
+        out["spans"][i] = [] if error else _span_rows(sorted(spans))
         out["answer_scores"][i] = None if error else confidence
         out["errors"][i] = error
         replayed += 1
     return out, replayed
+
+
+def shots_shown(library: ExampleLibrary | None, ids: Sequence[str]) -> list[Example]:
+    """The demonstrations a record names, in its order (ids the library no longer holds are skipped)."""
+    if library is None:
+        return []
+    return [shot for shot in (library.get(example_id) for example_id in ids) if shot is not None]
+
+
+def _span_rows(spans: Sequence[Span]) -> list[list]:
+    return [[s.start, s.end, s.label, s.score] for s in spans]
 
 
 def sentences_from(gold: Sequence[Sentence], recorded: dict) -> list[Sentence]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .align import align
 from .config import MethodConfig
-from .confidence import answer_confidence, score_mentions
+from .confidence import answer_confidence, score_mentions, weakest
 from .combine import combine
 from .consistency import vote
 from .embeddings import Embedder
@@ -104,7 +104,7 @@ class Recognizer:
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
             problems[i].extend(issues)
             confidences[i].append(confidence)
-        return [Prediction(t, tuple(sorted(s)), tuple(p), e, _weakest(c), tuple(d))
+        return [Prediction(t, tuple(sorted(s)), tuple(p), e, weakest(c), tuple(d))
                 for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
 
     def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list[list]]:
@@ -159,7 +159,7 @@ class Recognizer:
                        for answers, (_, found_issues, _) in zip(replies, read, strict=True))
         error = f"LLM answer unusable: {issues[0]}" if unusable and issues else None
         found = read[0][0] if len(read) == 1 else combine(read[1][0], read[0][0], "union", self.config.combine_min_score)
-        return found, issues, _weakest([confidence for _, _, confidence in read]), error
+        return found, issues, weakest([confidence for _, _, confidence in read]), error
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""
@@ -221,13 +221,6 @@ def _complete_into(replies: list, index: int, llm: LLMClient, requests: list[LLM
         replies[index] = llm.complete(requests, progress)
     except BaseException as err:  # handed to the calling thread, which raises it
         replies[index] = err
-
-
-def _weakest(confidences: Sequence[float | None]) -> float | None:
-    """A text's confidence is its least sure chunk's; unknown if any chunk's is."""
-    if not confidences or any(c is None for c in confidences):
-        return None
-    return min(confidences)
 
 
 def _ordered(shots: list[Example]) -> list[Example]:

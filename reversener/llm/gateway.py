@@ -106,9 +106,9 @@ class LiteLLMGateway:
         """The request's answers from the response cache, without calling the LLM; None if any is missing."""
         if self._cache is None:
             return None
-        keys = [cache_key(self.model, request.as_chat(), self._params(request), i) for i in range(request.samples)]
+        keys = self._keys(request.as_chat(), self._params(request), request.samples)
         found = self._cache.get_many(keys)
-        return [Completion(found[k].text, found[k].logprobs) for k in keys] if len(found) == len(keys) else None
+        return _completions(found, keys) if len(found) == len(keys) else None
 
     def _abandoned(self) -> LLMError:
         return LLMError(f"{self.model}: the process is stopping; call abandoned")
@@ -137,7 +137,7 @@ class LiteLLMGateway:
     async def _complete_one(self, request: LLMRequest) -> list[str]:
         messages = request.as_chat()
         params = self._params(request)
-        keys = [cache_key(self.model, messages, params, i) for i in range(request.samples)]
+        keys = self._keys(messages, params, request.samples)
         found = self._cache.get_many(keys) if self._cache is not None else {}
         for answer in found.values():
             self.stats.add(cache_hits=1, cached_prompt_tokens=answer.prompt_tokens,
@@ -149,7 +149,10 @@ class LiteLLMGateway:
                 found[keys[i]] = answer
                 if self._cache is not None:
                     self._cache.put(keys[i], answer)
-        return [Completion(found[key].text, found[key].logprobs) for key in keys]
+        return _completions(found, keys)
+
+    def _keys(self, messages: list[dict], params: dict, samples: int) -> list[str]:
+        return [cache_key(self.model, messages, params, i) for i in range(samples)]
 
     def _params(self, request: LLMRequest) -> dict:
         params = {"temperature": request.temperature, "max_tokens": request.max_tokens}
@@ -411,6 +414,10 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
             _LOOP = asyncio.new_event_loop()
             threading.Thread(target=_LOOP.run_forever, name="llm-gateway", daemon=True).start()
         return _LOOP
+
+
+def _completions(found: dict[str, Answer], keys: list[str]) -> list[Completion]:
+    return [Completion(found[key].text, found[key].logprobs) for key in keys]
 
 
 def _token_logprobs(choice) -> TokenLogprobs | None:
