@@ -29,14 +29,13 @@ def serve(
 @app.command()
 def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empty.")] = False) -> None:
     """Run an RQ worker for library builds, webhook events and pre-labeling jobs."""
-    from rq import Queue, Worker
-
-    from .context import QUEUE, get_context
+    from .context import get_context
+    from .worker import run_worker
 
     context = get_context()
     logging.basicConfig(level=context.settings.log_level.upper(), force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    Worker([Queue(QUEUE, connection=context.redis)], connection=context.redis).work(burst=burst)
+    run_worker(context, burst)
 
 
 @app.command()
@@ -44,7 +43,9 @@ def prelabel(
     project: Annotated[str, typer.Option("--project", "-p", help="Label Studio project id.")],
     url: Annotated[Optional[str], typer.Option(help="Label Studio URL (env LABEL_STUDIO_URL).")] = None,
     api_key: Annotated[Optional[str], typer.Option(help="API token (env LABEL_STUDIO_API_KEY).")] = None,
-    background: Annotated[bool, typer.Option(help="Enqueue as an RQ job instead of running here.")] = False,
+    background: Annotated[bool, typer.Option(
+        help="Enqueue for the RQ workers (a job per page of tasks) instead of running here.")] = False,
+    status: Annotated[bool, typer.Option(help="Show the progress of the project's latest background run.")] = False,
     batch_size: int = 16,
     allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed.")] = False,
 ) -> None:
@@ -55,16 +56,22 @@ def prelabel(
     from .prelabel import prelabel_project
 
     context = get_context()
+    if status:
+        _show_prelabel(context, project)
+        return
     s = context.settings
     url = url or s.label_studio_url
     token = api_key or (s.label_studio_api_key.get_secret_value() if s.label_studio_api_key else None)
     if not url or not token:
         raise typer.BadParameter("give --url and --api-key, or set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY")
-    context.credentials[project] = (url, token)  # the library build reads the project's texts with them
     if background:
+        if s.inline():  # jobs would run in this process, which ends now
+            raise typer.BadParameter("--background needs REDIS_URL and running `reversener worker` processes")
         context.jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", project, url)
-        console.print(f"pre-labeling of project {project} enqueued")
+        console.print(f"pre-labeling of project {project} enqueued; the workers need LABEL_STUDIO_API_KEY. "
+                      f"Follow it with: reversener prelabel -p {project} --status")
         return
+    context.credentials[project] = (url, token)  # the library build reads the project's texts with them
     with progress_bars() as bar:
         state: dict = {}
         counts = prelabel_project(
@@ -79,6 +86,16 @@ def prelabel(
                       "run the command again to retry them")
         if not allow_partial:
             raise typer.Exit(1)
+
+
+def _show_prelabel(context, project: str) -> None:
+    run = context.store.prelabel_run(project)
+    if not run:
+        console.print(f"project {project}: no background pre-labeling has started its pages yet")
+        return
+    console.print(f"project {project}, run {run['run']}: {run['pages_done']} of {run['pages']} pages done; "
+                  f"{run.get('tasks', 0)} tasks: {run.get('predictions', 0)} predicted, {run.get('kept', 0)} kept, "
+                  f"{run.get('failed', 0)} failed; {run.get('entities', 0)} entities posted")
 
 
 def run() -> None:

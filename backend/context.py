@@ -9,6 +9,7 @@ import logging
 import queue
 import threading
 from collections import Counter
+from collections.abc import Callable
 from functools import cached_property
 
 from redis import Redis
@@ -52,13 +53,33 @@ class JobQueue:
         self._lock = threading.Lock()
 
     def enqueue(self, lane: str, job: str, *args, **kwargs) -> None:
-        if not self.inline:
-            from rq import Queue
+        self.enqueue_many(lane, job, [args], kwargs=kwargs)
 
-            Queue(QUEUE, connection=self._redis).enqueue(job, *args, **kwargs, job_timeout=3600,
-                                                         result_ttl=600, failure_ttl=86400)
+    def enqueue_many(self, lane: str, job: str, calls: list[tuple], *, retries: int = 0, kwargs: dict | None = None,
+                     then: Callable | None = None) -> None:
+        """One job per call's arguments, all at once; `then(pipe)` adds its writes to the same
+        transaction, so either all of it is queued or none. A job RQ runs again `retries` times if
+        it fails or its worker dies."""
+        kwargs = kwargs or {}
+        if not self.inline:
+            from rq import Queue, Retry
+
+            queue = Queue(QUEUE, connection=self._redis)
+            retry = Retry(max=retries, interval=[10 * 4**k for k in range(retries)]) if retries else None
+            jobs = [Queue.prepare_data(job, args, kwargs, timeout=3600, result_ttl=600, failure_ttl=86400,
+                                       retry=retry) for args in calls]
+            with self._redis.pipeline() as pipe:
+                queue.enqueue_many(jobs, pipeline=pipe)
+                if then:
+                    then(pipe)
+                pipe.execute()
             return
-        self._lane(lane).put((job, args, kwargs))
+        if then:
+            with self._redis.pipeline() as pipe:
+                then(pipe)
+                pipe.execute()
+        for args in calls:
+            self._lane(lane).put((job, args, kwargs))
 
     def _lane(self, lane: str) -> queue.Queue:
         with self._lock:

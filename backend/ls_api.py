@@ -38,16 +38,18 @@ class LabelStudioClient:
     def iter_tasks(self, project: str, page_size: int = 100) -> Iterator[dict]:
         """Every task of the project, a page at a time."""
         page = 1
-        while True:
-            response = self._get("/api/tasks", params={"project": project, "page": page, "page_size": page_size,
-                                                        "fields": "all"})  # with each task's prediction versions
-            if response.status_code == 404:  # past the last page
-                return
-            tasks = response.json().get("tasks", [])
+        while tasks := self.tasks_page(project, page, page_size):
             yield from tasks
             if len(tasks) < page_size:
                 return
             page += 1
+
+    def tasks_page(self, project: str, page: int, page_size: int = 100) -> list[dict]:
+        """One page of the project's tasks, each with the model versions of its predictions; empty
+        past the last page."""
+        response = self._get("/api/tasks", params={"project": project, "page": page, "page_size": page_size,
+                                                    "fields": "all"})
+        return [] if response.status_code == 404 else response.json().get("tasks", [])
 
     def project(self, project: str) -> dict:
         return self._get(f"/api/projects/{project}").json()

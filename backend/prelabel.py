@@ -1,18 +1,29 @@
-"""Pre-annotate a whole Label Studio project: page through its tasks, predict, post predictions."""
+"""Pre-annotate a whole Label Studio project: page through its tasks, predict, post predictions.
+
+Run here (`reversener prelabel`) it pages through the project in this process. Run in the background
+(`--background`) a first job builds the library and enqueues one job per page of tasks, so every RQ
+worker takes pages; a page whose worker died is retried, and a retried page skips the tasks that
+already hold a prediction of the current model_version, so each task is predicted once.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 
 from .context import Context, get_context
 from .ls_api import LabelStudioClient, LabelStudioError
 from .jobs import build_library_now
 from .model import SKIPPED, ReverseNERModel
 
-__all__ = ["prelabel_project", "prelabel_job"]
+__all__ = ["prelabel_project", "prelabel_job", "prelabel_page_job", "PAGE_RETRIES", "COUNTS"]
 
 log = logging.getLogger(__name__)
+
+COUNTS = ("tasks", "predictions", "entities", "failed", "kept")
+PAGE_RETRIES = 3  # a page whose worker died or whose Label Studio calls failed runs again this often
+PAGE_JOB = "backend.prelabel.prelabel_page_job"
 
 
 def prelabel_project(
@@ -21,9 +32,18 @@ def prelabel_project(
     say: Callable[[str], None] = log.info,
 ) -> dict[str, int]:
     """Build the project's library if it has none, predict every task in batches and post the
-    predictions; returns counts. A task
-    that already holds a prediction of the current model_version is left alone (`kept`), so a rerun
-    only retries what failed; a task whose prediction failed gets none and is counted in `failed`."""
+    predictions; returns counts. A task that already holds a prediction of the current
+    model_version is left alone (`kept`), so a rerun only retries what failed; a task whose
+    prediction failed gets none and is counted in `failed`."""
+    label_config = ready_config(context, project, client, say)
+    if on_total:
+        on_total(client.count_tasks(project))
+    return predict_tasks(context, project, label_config, client, client.iter_tasks(project), batch_size, progress)
+
+
+def ready_config(context: Context, project: str, client: LabelStudioClient,
+                 say: Callable[[str], None] = log.info) -> str:
+    """The project's label config, once each of its libraries is built (or its build failed)."""
     label_config = client.project(project).get("label_config")
     if not label_config:
         raise LabelStudioError(f"project {project} has no label config")
@@ -35,13 +55,18 @@ def prelabel_project(
             outcome = build_library_now(context, project, label_config, index)
             if outcome != "built":
                 say(f"project {project}: library {outcome}; predicting zero-shot")
-    model = ReverseNERModel(project, label_config, context)  # reads the libraries just built
+    return label_config
+
+
+def predict_tasks(context: Context, project: str, label_config: str, client: LabelStudioClient,
+                  tasks: Iterable[dict], batch_size: int = 16,
+                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Predict and post each task that holds no prediction of the current model_version."""
+    model = ReverseNERModel(project, label_config, context)  # reads the libraries as they are now
     model.setup()
-    if on_total:
-        on_total(client.count_tasks(project))
-    counts = {"tasks": 0, "predictions": 0, "entities": 0, "failed": 0, "kept": 0}
+    counts = dict.fromkeys(COUNTS, 0)
     batch: list[dict] = []
-    for task in client.iter_tasks(project):
+    for task in tasks:
         versions = str(task.get("predictions_model_versions") or "").split(",")
         if model.model_version in (v.strip() for v in versions):
             counts["tasks"] += 1
@@ -72,13 +97,44 @@ def _flush(model, client, batch: list[dict], counts: dict, progress) -> None:
     batch.clear()
 
 
-def prelabel_job(project: str, url: str | None = None) -> dict[str, int]:
-    """RQ entry point; the worker's LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY say where and who."""
+# --- in the background: one job builds, then one job per page ---
+
+def prelabel_job(project: str, url: str | None = None, page_size: int = 100) -> dict:
+    """RQ entry point: build the library, then enqueue a job per page of tasks (once per run, even
+    when this job is retried after its worker died). The worker's LABEL_STUDIO_URL and
+    LABEL_STUDIO_API_KEY say where and who; the token never goes through Redis."""
+    from rq import get_current_job
+
     context = get_context()
+    client = _client(context, url)
+    label_config = ready_config(context, project, client)
+    current = get_current_job()
+    run = current.id if current is not None else "inline"
+    pages = math.ceil(client.count_tasks(project) / page_size)
+    calls = [(project, label_config, run, page, page_size, url) for page in range(1, pages + 1)]
+    if context.store.prelabel_run(project).get("run") == run:
+        log.info("project %s: pre-labeling run %s already enqueued its pages", project, run)
+    else:
+        context.jobs.enqueue_many("prelabel", PAGE_JOB, calls, retries=PAGE_RETRIES,
+                                  then=lambda pipe: context.store.start_prelabel(project, run, pages, pipe))
+        log.info("project %s: pre-labeling run %s: %d pages of %d tasks enqueued", project, run, pages, page_size)
+    return {"run": run, "pages": pages}
+
+
+def prelabel_page_job(project: str, label_config: str, run: str, page: int, page_size: int,
+                      url: str | None = None) -> dict[str, int]:
+    """RQ entry point: predict one page of tasks and add its counts to the run's progress."""
+    context = get_context()
+    client = _client(context, url)
+    tasks = client.tasks_page(project, page, page_size)
+    counts = predict_tasks(context, project, label_config, client, tasks)
+    context.store.add_prelabel(project, run, page, counts)
+    log.info("project %s, run %s, page %d: %s", project, run, page, counts)
+    return counts
+
+
+def _client(context: Context, url: str | None) -> LabelStudioClient:
     s = context.settings
     if not (url or s.label_studio_url) or not s.label_studio_api_key:
         raise LabelStudioError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the worker")
-    client = LabelStudioClient(url or s.label_studio_url, s.label_studio_api_key.get_secret_value())
-    counts = prelabel_project(context, project, client)
-    log.info("project %s pre-labeled: %s", project, counts)
-    return counts
+    return LabelStudioClient(url or s.label_studio_url, s.label_studio_api_key.get_secret_value())

@@ -53,6 +53,13 @@ class BackendSettings(Settings):
         25, ge=1, description="A new model_version after this many corrections (also on a new library and on "
         "Start Training)."
     )
+    worker_heartbeat_seconds: int = Field(
+        30, ge=1, description="How often an RQ worker reports its running job alive; a job not reported for this "
+        "plus 60 s counts as abandoned (its worker died) and runs again if it has retries left.",
+    )
+    worker_maintenance_seconds: int = Field(
+        60, ge=1, description="How often an RQ worker looks for abandoned jobs to run again (RQ's default: 600).",
+    )
     max_seen_texts: int = Field(2000, ge=1, description="Task texts kept per project to build a library from.")
 
     def inline(self) -> bool:

@@ -21,7 +21,8 @@ class WebhookSpool:
 
     def __init__(self, path: Path, replay: Callable[[dict], None], interval: float = 5.0) -> None:
         self.path, self._replay, self._interval = path, replay, interval
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the file
+        self._replaying = threading.Lock()  # one replay at a time
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         if self.pending():  # events left by an earlier process
@@ -39,9 +40,12 @@ class WebhookSpool:
             return len(self._read())
 
     def replay_now(self) -> int:
-        """Replay in order until one fails again; returns how many events were applied."""
-        with self._lock:
-            events = self._read()
+        """Replay in order until one fails again; returns how many events were applied. The file is
+        locked only to read and rewrite it: an event added meanwhile is never kept waiting on a
+        replay (the first one loads the embedding model: seconds)."""
+        with self._replaying:
+            with self._lock:
+                events = self._read()
             done = 0
             for event in events:
                 try:
@@ -52,13 +56,14 @@ class WebhookSpool:
                     log.warning("spooled webhook %s not applied yet: %s", event.get("action"), err)
                     break
                 done += 1
-            rest = events[done:]
-            if rest:
-                self.path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in rest), "utf-8")
-            else:
-                self.path.unlink(missing_ok=True)
-        if done:
-            log.info("replayed %d spooled webhook events; %d left", done, len(rest))
+            if done:
+                with self._lock:  # events added since were appended after these
+                    rest = self._read()[done:]
+                    if rest:
+                        self.path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in rest), "utf-8")
+                    else:
+                        self.path.unlink(missing_ok=True)
+                log.info("replayed %d spooled webhook events; %d left", done, len(rest))
         return done
 
     def _read(self) -> list[dict]:

@@ -44,6 +44,16 @@ if removed == 0 then return 0 end
 """ + _COUNT_CORRECTION + "return 1"
 
 
+# A page's counts are added to its run once, however often the page ran (a retried page re-counts).
+_ADD_PAGE = """
+if redis.call('HGET', KEYS[1], 'run') ~= ARGV[1] then return 0 end
+if redis.call('HSETNX', KEYS[1], 'page:' .. ARGV[2], 1) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'pages_done', 1)
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
 class LibraryStore:
     """Reads and writes libraries; every key starts with `<prefix>:p:<project>:`."""
 
@@ -51,6 +61,7 @@ class LibraryStore:
         self.redis, self.prefix = redis, prefix
         self._upsert = redis.register_script(_UPSERT_HUMAN)
         self._delete = redis.register_script(_DELETE_HUMAN)
+        self._add_page = redis.register_script(_ADD_PAGE)
 
     def key(self, project: str, *parts: str) -> str:
         return ":".join((self.prefix, "p", str(project), *parts))
@@ -157,6 +168,24 @@ class LibraryStore:
 
     def seen_texts(self, project: str) -> list[str]:
         return sorted(t.decode("utf-8") for t in self.redis.smembers(self.key(project, "texts")))
+
+    # --- the project's latest background pre-labeling run: its pages and counts so far ---
+    def start_prelabel(self, project: str, run: str, pages: int, pipe=None) -> None:
+        """A new run replaces the last one's progress; on `pipe`, atomically with what else it holds."""
+        target = pipe if pipe is not None else self.redis
+        key = self.key(project, "prelabel")
+        target.delete(key)
+        target.hset(key, mapping={"run": run, "pages": pages, "pages_done": 0, "started_at": time.time()})
+
+    def add_prelabel(self, project: str, run: str, page: int, counts: dict[str, int]) -> bool:
+        """Add one page's counts to its run (once per page); False if another run started since."""
+        args = [run, page, *(x for name, value in counts.items() for x in (name, value))]
+        return bool(self._add_page(keys=[self.key(project, "prelabel")], args=args))
+
+    def prelabel_run(self, project: str) -> dict:
+        raw = self.redis.hgetall(self.key(project, "prelabel"))
+        fields = {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"page:")}
+        return {k: v if k == "run" else float(v) if k == "started_at" else int(v) for k, v in fields.items()}
 
     # --- builds: one at a time per library key ---
     def build_lock(self, project: str, lib_key: str, seconds: int) -> Lock:

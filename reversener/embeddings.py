@@ -42,7 +42,8 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def load(self):
+        """The model, loaded on first use (or ahead of it, before a process forks workers)."""
         with self._lock:  # jobs in several threads may ask first at once
             if self._model is None:
                 from sentence_transformers import SentenceTransformer  # slow import: only when needed
@@ -57,11 +58,11 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._load().encode(
+        vectors = self.load().encode(
             list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
 
     @property
     def dimension(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self.load().get_sentence_embedding_dimension())

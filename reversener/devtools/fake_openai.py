@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .loopback import JSONHandler, LoopbackServer
 
 
 @dataclass
@@ -27,7 +27,7 @@ Responder = Callable[[dict], "Reply | str | list[str]"]
 _TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     """Serves /v1/chat/completions from a responder(body) and records every body it receives."""
 
     def __init__(self, responder: Responder, latency: float = 0.0) -> None:
@@ -37,20 +37,11 @@ class FakeOpenAIServer:
         self.timeline: list[tuple[float, int]] = []  # (time.monotonic(), calls in flight) at each change
         self.cpu_seconds = 0.0  # CPU its handler threads spent, to show the stand-in is cheap
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeOpenAIServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.url}/v1"
 
     def _reply(self, body: dict) -> tuple[int, dict]:
         with self._lock:
@@ -73,42 +64,17 @@ class FakeOpenAIServer:
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            # Keep-alive, as real LLM servers speak it: a new connection per call capped the speed
-            # benchmark, and without TCP_NODELAY each reply waits ~40 ms for a delayed ACK.
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
+        class Handler(JSONHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 cpu = time.thread_time()
-                length = int(self.headers.get("Content-Length") or 0)
-                status, payload = fake._reply(json.loads(self.rfile.read(length) or b"{}"))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(*fake._reply(self.read_json()))
                 with fake._lock:
                     fake.cpu_seconds += time.thread_time() - cpu
 
             def do_GET(self):  # noqa: N802
-                data = json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):  # keep test output clean
-                pass
+                self.send_json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
         return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024  # the default backlog of 5 overflowed at 64 calls in flight: 1 s SYN retries
-    daemon_threads = True
 
 
 def _completion(body: dict, answers: list[str], logprobs: list[list[tuple[str, float]]] | None) -> dict:

@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from redis import Redis
+from redis.exceptions import RedisError
 
 from ..llm.local import free_port
 
-__all__ = ["wait_until_up", "start", "stop", "label_studio", "backend", "LS_TOKEN", "LS_USER", "LS_PASSWORD"]
+__all__ = ["wait_until_up", "start", "stop", "label_studio", "backend", "worker", "RedisServer", "LS_TOKEN", "LS_USER",
+           "LS_PASSWORD"]
 
 LS_TOKEN = "e2e-token-0123456789"
 LS_USER, LS_PASSWORD = "admin@example.com", "e2e-password-1"
@@ -79,3 +82,52 @@ def backend(data: Path, env: dict[str, str], start_timeout: float = 120) -> Iter
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+def worker(data: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`reversener worker` with DATA_DIR=`data` (its log there); stop it with `stop`."""
+    data.mkdir(parents=True, exist_ok=True)
+    return start([sys.executable, "-m", "backend", "worker"], {"DATA_DIR": str(data), **env}, data / "worker.log")
+
+
+class RedisServer:
+    """A redis-server on a free loopback port with the append-only file on, as a team runs it, that
+    can be restarted on the same port and files; `url` is its REDIS_URL."""
+
+    def __init__(self, data: Path, binary: str = "redis-server") -> None:
+        self.data, self.binary, self.port = data, binary, free_port()
+        self.process: subprocess.Popen | None = None
+        data.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=(self.data / "redis.log").open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        client = Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                return
+            except RedisError:  # loading its files, or not listening yet
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start; see {self.data / 'redis.log'}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM: Redis flushes its append-only file and exits, as on a host's orderly restart."""
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

