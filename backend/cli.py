@@ -47,6 +47,7 @@ def prelabel(
         help="Enqueue for the RQ workers (a job per page of tasks) instead of running here.")] = False,
     status: Annotated[bool, typer.Option(help="Show the progress of the project's latest background run.")] = False,
     batch_size: int = 16,
+    page_size: Annotated[int, typer.Option(min=1, help="Tasks per background job.")] = 100,
     allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed.")] = False,
 ) -> None:
     """Pre-annotate every task of a project and post the predictions to Label Studio; exits 1 when
@@ -67,7 +68,7 @@ def prelabel(
     if background:
         if s.inline():  # jobs would run in this process, which ends now
             raise typer.BadParameter("--background needs REDIS_URL and running `reversener worker` processes")
-        context.jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", project, url)
+        context.jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", project, url, page_size)
         console.print(f"pre-labeling of project {project} enqueued; the workers need LABEL_STUDIO_API_KEY. "
                       f"Follow it with: reversener prelabel -p {project} --status")
         return

@@ -106,7 +106,7 @@ def prelabel_job(project: str, url: str | None = None, page_size: int = 100) -> 
     from rq import get_current_job
 
     context = get_context()
-    client = _client(context, url)
+    client = _client(context, project, url)
     label_config = ready_config(context, project, client)
     current = get_current_job()
     run = current.id if current is not None else "inline"
@@ -125,7 +125,7 @@ def prelabel_page_job(project: str, label_config: str, run: str, page: int, page
                       url: str | None = None) -> dict[str, int]:
     """RQ entry point: predict one page of tasks and add its counts to the run's progress."""
     context = get_context()
-    client = _client(context, url)
+    client = _client(context, project, url)
     tasks = client.tasks_page(project, page, page_size)
     counts = predict_tasks(context, project, label_config, client, tasks)
     context.store.add_prelabel(project, run, page, counts)
@@ -133,8 +133,12 @@ def prelabel_page_job(project: str, label_config: str, run: str, page: int, page
     return counts
 
 
-def _client(context: Context, url: str | None) -> LabelStudioClient:
+def _client(context: Context, project: str, url: str | None) -> LabelStudioClient:
+    """A client of the Label Studio at `url` (else LABEL_STUDIO_URL), which the library build reads
+    the project's texts from too."""
     s = context.settings
-    if not (url or s.label_studio_url) or not s.label_studio_api_key:
+    url = url or s.label_studio_url
+    if not url or not s.label_studio_api_key:
         raise LabelStudioError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the worker")
-    return LabelStudioClient(url or s.label_studio_url, s.label_studio_api_key.get_secret_value())
+    context.credentials[project] = (url, s.label_studio_api_key.get_secret_value())
+    return LabelStudioClient(*context.credentials[project])

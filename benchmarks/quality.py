@@ -67,6 +67,9 @@ def run(
     rescore: Annotated[bool, typer.Option(help="Read finished rows again from the cached answers to their recorded "
                                                "requests (no LLM calls), after a change to parsing, scoring or "
                                                "metrics.")] = False,
+    check_retrieval: Annotated[bool, typer.Option(help="Recompute finished rows' demonstrations with the current "
+                                                       "embedder and retrieval (no LLM calls) and count the sentences "
+                                                       "shown others than recorded.")] = False,
 ) -> None:
     """Score the chosen rows and merge them into benchmarks/results/quality-<dataset>-<sample>.json."""
     if dataset not in DATASETS:
@@ -79,6 +82,14 @@ def run(
     results = read_json(path, {})
     settings = Settings(**llm_overrides(llm_model, llm_api_base))
     runtime = Runtime(settings)
+    if check_retrieval:
+        try:
+            for name in names:
+                if name in results.get("rows", {}):
+                    _check_retrieval(name, results["rows"][name], gold, runtime, settings)
+        finally:
+            runtime.close()
+        return
     if rescore:
         try:
             for name in names:
@@ -184,6 +195,30 @@ def _rescore(name: str, row: dict, gold, runtime: Runtime, settings: Settings) -
     fresh = EvalRow.of(row["mode"], gold, recorded, LLMStats().snapshot(), row["wall_seconds"], row["build"])
     row |= fresh.as_dict() | {"cost": row["cost"], "replayed": replayed}
     print(f"{name}: {replayed} of {len(gold)} sentences read again from the cache")
+
+
+def _check_retrieval(name: str, row: dict, gold, runtime: Runtime, settings: Settings) -> int:
+    """How many sentences the current code shows other demonstrations (or in another order) than the
+    row recorded: the row's slices run through the recognizer again, against an LLM that answers
+    nothing, so chunking, batching and retrieval are exactly a run's."""
+    if "library" not in row or "per_sentence" not in row:
+        return 0
+    library = ExampleLibrary.from_dict(row["library"])
+    recognizer = Recognizer(_Silent(), runtime.embedder, gold_types(gold), library, _row_config(settings, name))
+    texts = [g.text for g in gold]
+    shown = [list(p.demonstrations) for k in range(0, len(texts), CHUNK) for p in recognizer.recognize(texts[k : k + CHUNK])]
+    differ = sum(now != list(then) for now, then in zip(shown, row["per_sentence"]["demonstrations"], strict=True))
+    print(f"{name}: {len(texts) - differ} of {len(texts)} sentences shown the recorded demonstrations in their order")
+    return differ
+
+
+class _Silent:
+    """An LLM that finds nothing, at once."""
+
+    stats = LLMStats()
+
+    def complete(self, requests, progress=None):
+        return [['{"entities": []}'] for _ in requests]
 
 
 def _add(part: dict, stats: dict[str, float], seconds: float) -> None:

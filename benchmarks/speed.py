@@ -65,7 +65,7 @@ def tasks(n: int, offset: int) -> list[dict]:
 class Backend:
     """`reversener serve` in its own process group, pointed at a fake LLM; stopped on exit."""
 
-    def __init__(self, api_base: str, data_dir: str, concurrency: int, transport: str = "litellm") -> None:
+    def __init__(self, api_base: str, data_dir: str, concurrency: int, transport: str = "auto") -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "JOBS_INLINE")}
         env.update(LLM_MODEL="openai/fake", LLM_API_BASE=api_base, LLM_API_KEY="sk-bench", LLM_CACHE="false",

@@ -117,7 +117,7 @@ class Recognizer:
         replies: list[list | BaseException | None] = [None for _ in slices]
         threads = []
         for k, piece in enumerate(slices):
-            shots = self._demonstrations(piece)
+            shots = self.demonstrations(piece)
             demos += shots
             asked = [self.requests_for(text, s) for text, s in zip(piece, shots, strict=True)]
             flat = [request for requests in asked for request in requests]
@@ -176,7 +176,8 @@ class Recognizer:
         return LLMRequest(self.messages(text, shots), samples=c.samples,
                           temperature=0.0 if greedy else c.temperature, max_tokens=c.max_tokens, logprobs=greedy)
 
-    def _demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
+    def demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
+        """Each text's demonstrations, in the order shown (embedded in one batch)."""
         m, humans = self.config.demonstrations, self.config.human_demonstrations
         if self.zero_shot or not texts:
             return [[] for _ in texts]

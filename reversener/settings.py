@@ -37,7 +37,7 @@ class Settings(BaseSettings, MethodConfig):
         None, ge=1, description="Parallel LLM calls per endpoint; unset = 1 for the local model, 8 otherwise."
     )
     llm_transport: Literal["litellm", "direct", "auto"] = Field(
-        "litellm",
+        "auto",
         description="How calls reach the LLM: litellm (every provider); direct (an OpenAI-compatible endpoint, "
         "openai/ or hosted_vllm/ with LLM_API_BASE, over one aiohttp session); auto (direct where possible).",
     )
@@ -57,7 +57,7 @@ class Settings(BaseSettings, MethodConfig):
     )
 
     embedding_threads: int | None = Field(
-        None, ge=1, description="torch threads for embeddings; unset = 1 beside the bundled model, torch's default otherwise.",
+        None, ge=1, description="torch threads for embeddings; unset = 1 (the least CPU per text; README, Speed).",
     )
 
     # --- where files go ---

@@ -150,3 +150,28 @@ def test_rows_with_the_same_build_settings_share_one_library(tiny):
     rows = json.loads((results / "quality-tiny-4.json").read_text())["rows"]
     assert sum("Replace every name" in body["messages"][-1]["content"] for body in server.requests) == built
     assert rows["reversener + zero-shot"]["library"] == rows["reversener"]["library"]
+
+
+def test_the_scaleout_benchmark_smoke_setting_completes_and_writes_its_json(tmp_path):
+    output = tmp_path / "scaleout.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.scaleout", "--smoke", "--output", str(output)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert [r["workers"] for r in figures["rows"]] == [1, 2]
+    assert all(r["tasks"] == 48 and r["llm_calls"] == 48 and 0 < r["fraction_of_ideal"] <= 1 for r in figures["rows"])
+    assert all(r["worker_cpu_ms_per_task"] > 0 for r in figures["rows"]) and output.with_suffix(".png").exists()
+
+
+def test_check_retrieval_counts_the_sentences_shown_other_demonstrations_than_recorded(tiny, capsys):
+    server, results = tiny
+    options = {"rows": "reversener", "sample": 4, "llm_model": "openai/fake", "llm_api_base": server.api_base}
+    quality.run("tiny", **options)
+    quality.run("tiny", check_retrieval=True, **options)
+    assert "reversener: 4 of 4 sentences shown the recorded demonstrations in their order" in capsys.readouterr().out
+    path = results / "quality-tiny-4.json"
+    written = json.loads(path.read_text())
+    written["rows"]["reversener"]["per_sentence"]["demonstrations"][0] = ["syn-gone"]  # as if retrieval had changed
+    path.write_text(json.dumps(written))
+    quality.run("tiny", check_retrieval=True, **options)
+    assert "reversener: 3 of 4 sentences shown" in capsys.readouterr().out

