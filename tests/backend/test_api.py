@@ -224,3 +224,32 @@ def test_region_and_prediction_scores_are_the_llms_token_probabilities(context_f
     assert results[0]["score"] == round(math.exp(-1.2), 4)  # sorted ascending, this task comes first
     assert results[2]["score"] == round(math.exp(-0.1), 4)
     assert context.llm_server.requests[0]["logprobs"] is True
+
+
+def test_a_predict_costs_two_redis_round_trips_and_one_per_task_it_predicts(client, context, monkeypatch):
+    client.post("/predict", json=payload("predict"))
+    context.jobs.drain()  # the library built and loaded: what a warm backend holds
+    client.post("/predict", json=payload("predict"))
+    trips = []
+    redis, pipeline = context.redis, type(context.redis.pipeline())
+    command, execute = redis.execute_command, pipeline.execute
+
+    def counted_command(*args, **options):
+        trips.append(args[0])
+        return command(*args, **options)
+
+    def counted_pipeline(self, *args, **options):
+        trips.append("PIPELINE")
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis, "execute_command", counted_command)
+    monkeypatch.setattr(pipeline, "execute", counted_pipeline)
+    body = payload("predict")
+    for i, task in enumerate(body["tasks"]):
+        task["data"]["text"] += f" New text {i}."
+    client.post("/predict", json=body)
+    # The counters and library states (one pipeline), the kept predictions (MGET), each new prediction kept (SET).
+    assert sorted(trips) == ["MGET", "PIPELINE", "SET", "SET", "SET"]
+    trips.clear()
+    client.post("/predict", json=body)  # all kept now: nothing is written
+    assert sorted(trips) == ["MGET", "PIPELINE"]
