@@ -3,7 +3,9 @@
 Run here (`reversener prelabel`) it pages through the project in this process. Run in the background
 (`--background`) a first job builds the library and enqueues one job per page of tasks, so every RQ
 worker takes pages; a page whose worker died is retried, and a retried page skips the tasks that
-already hold a prediction of the current model_version, so each task is predicted once.
+already hold a prediction of the current model_version, so each task is predicted once. Pages are
+page numbers of Label Studio's task list, which is ordered by id when no view is named
+(data_manager/managers.py apply_ordering), so tasks imported during a run land on later pages.
 """
 
 from __future__ import annotations

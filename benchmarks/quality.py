@@ -127,9 +127,14 @@ BUILD_FIELDS = ("feature_sentences", "entities_per_type", "entities_per_example"
                 "negative_share", "seed", "feature_strategy", "reverse_strategy", "verify_templates")
 
 
+# Rows keep every entity, whatever MIN_SCORE says: each threshold is then read from the same row
+# (its calibration: P/R/F1 by threshold) instead of a row per threshold.
+ROW_BASE = {"min_score": 0.0}
+
+
 def _row_config(settings: Settings, name: str):
-    """The method settings of a row: the defaults with the row's own changes."""
-    return settings.method().model_copy(update=ROWS[name][1])
+    """The method settings of a row: the defaults, every entity kept, with the row's own changes."""
+    return settings.method().model_copy(update=ROW_BASE | ROWS[name][1])
 
 
 def _same_library(name: str, settings: Settings, rows_done: dict) -> dict | None:

@@ -28,7 +28,7 @@ class MethodConfig(BaseModel):
     temperature: float = Field(0.7, ge=0, description="Sampling temperature when samples > 1.")
     vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")
     min_score: float = Field(
-        0.0, ge=0, le=1,
+        0.25, ge=0, le=1,
         description="Entities scored below this are dropped (score: token probability, or vote share when samples > 1).",
     )
     combine_zero_shot: bool = Field(
