@@ -32,6 +32,7 @@ __all__ = ["Context", "Counters", "JobQueue", "get_context", "set_context", "sto
 log = logging.getLogger(__name__)
 
 QUEUE = "reversener"
+JOB_RETRIES = 3  # 10 s, 40 s and 160 s after a failure, or after the job's worker was found dead
 WEBHOOK_JOB = "backend.jobs.webhook_job"
 
 
@@ -55,11 +56,13 @@ class JobQueue:
     def enqueue(self, lane: str, job: str, *args, **kwargs) -> None:
         self.enqueue_many(lane, job, [args], kwargs=kwargs)
 
-    def enqueue_many(self, lane: str, job: str, calls: list[tuple], *, retries: int = 0, kwargs: dict | None = None,
-                     then: Callable | None = None) -> None:
+    def enqueue_many(self, lane: str, job: str, calls: list[tuple], *, retries: int = JOB_RETRIES,
+                     kwargs: dict | None = None, then: Callable | None = None) -> None:
         """One job per call's arguments, all at once; `then(pipe)` adds its writes to the same
-        transaction, so either all of it is queued or none. A job RQ runs again `retries` times if
-        it fails or its worker dies."""
+        transaction, so either all of it is queued or none. RQ runs a job again, up to `retries`
+        times, if it fails or its worker dies: every job here may run twice (upserts by annotation
+        id, a build lock, pages that skip predicted tasks), and a correction whose worker died in
+        the middle of it was lost without (topology test)."""
         kwargs = kwargs or {}
         if not self.inline:
             from rq import Queue, Retry

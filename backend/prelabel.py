@@ -19,12 +19,11 @@ from .ls_api import LabelStudioClient, LabelStudioError
 from .jobs import build_library_now
 from .model import SKIPPED, ReverseNERModel
 
-__all__ = ["prelabel_project", "prelabel_job", "prelabel_page_job", "PAGE_RETRIES", "COUNTS"]
+__all__ = ["prelabel_project", "prelabel_job", "prelabel_page_job", "COUNTS"]
 
 log = logging.getLogger(__name__)
 
 COUNTS = ("tasks", "predictions", "entities", "failed", "kept")
-PAGE_RETRIES = 3  # a page whose worker died or whose Label Studio calls failed runs again this often
 PAGE_JOB = "backend.prelabel.prelabel_page_job"
 
 
@@ -117,7 +116,7 @@ def prelabel_job(project: str, url: str | None = None, page_size: int = 100) -> 
     if context.store.prelabel_run(project).get("run") == run:
         log.info("project %s: pre-labeling run %s already enqueued its pages", project, run)
     else:
-        context.jobs.enqueue_many("prelabel", PAGE_JOB, calls, retries=PAGE_RETRIES,
+        context.jobs.enqueue_many("prelabel", PAGE_JOB, calls,
                                   then=lambda pipe: context.store.start_prelabel(project, run, pages, pipe))
         log.info("project %s: pre-labeling run %s: %d pages of %d tasks enqueued", project, run, pages, page_size)
     return {"run": run, "pages": pages}

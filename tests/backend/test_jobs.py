@@ -70,6 +70,7 @@ def test_an_rq_worker_applies_queued_webhook_events(context, redis_client):
     rq_queue = Queue(QUEUE, connection=redis_client)
     try:
         assert rq_queue.count == 1
+        assert rq_queue.jobs[0].retries_left == 3  # run again if its worker dies in the middle of it
         SimpleWorker([rq_queue], connection=redis_client).work(burst=True)
         assert [e.id for e in context.store.human_examples("7")] == ["ann-501@label"]
     finally:

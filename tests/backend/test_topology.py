@@ -183,7 +183,8 @@ def test_a_redis_restart_loses_no_human_example(topology):
     for i in range(10, 15):
         send(i)
     expected = before | set(sent)
-    _wait(lambda: {e.id for e in store.human_examples(PROJECT)} == expected, 120,
+    # A correction whose worker lost Redis in the middle of it runs again once RQ finds it abandoned (~75 s).
+    _wait(lambda: {e.id for e in store.human_examples(PROJECT)} == expected, 240,
           "every correction stored after the restart")
     redis_server.stop()  # and what is stored survives a second restart, from the append-only file
     redis_server.start()
