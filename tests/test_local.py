@@ -65,9 +65,11 @@ def test_the_servers_vocabulary_ranking_keeps_the_best_entries_and_nothing_else_
     assert llama_server._ranked(zip([1, 2], "ab"), key=lambda pair: pair[1]) == [(1, "a"), (2, "b")]
 
 
-def test_embeddings_take_one_torch_thread_beside_the_bundled_model_unless_told(tmp_path):
+def test_embeddings_take_one_torch_thread_and_batch_concurrent_texts_unless_told(tmp_path):
+    from reversener.embeddings import BatchingEmbedder
     from reversener.runtime import Runtime
 
-    assert Runtime(Settings(data_dir=tmp_path)).embedder._threads == 1
-    assert Runtime(Settings(data_dir=tmp_path, llm_model="openai/x")).embedder._threads is None
-    assert Runtime(Settings(data_dir=tmp_path, embedding_threads=2)).embedder._threads == 2
+    embedder = Runtime(Settings(data_dir=tmp_path)).embedder
+    assert isinstance(embedder, BatchingEmbedder) and embedder.inner._threads == 1
+    assert Runtime(Settings(data_dir=tmp_path, llm_model="openai/x")).embedder.inner._threads == 1
+    assert Runtime(Settings(data_dir=tmp_path, embedding_threads=2)).embedder.inner._threads == 2

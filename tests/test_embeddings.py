@@ -1,0 +1,61 @@
+"""The batching wrapper around an embedder: concurrent callers share one batch, each gets its rows."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from reversener.embeddings import BatchingEmbedder
+
+
+class Recording:
+    name = "recording"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.fail = fail
+
+    def embed(self, texts):
+        self.batches.append(list(texts))
+        if self.fail:
+            raise RuntimeError("the model is gone")
+        return np.array([[len(t), ord(t[0])] for t in texts], dtype=np.float32)
+
+
+def _in_threads(embedder, texts):
+    results, start = {}, threading.Barrier(len(texts))
+
+    def ask(text):
+        start.wait()
+        try:
+            results[text] = embedder.embed([text])
+        except RuntimeError as err:
+            results[text] = err
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_concurrent_texts_share_a_batch_and_each_caller_gets_its_own_vector():
+    inner = Recording()
+    texts = ["a", "bb", "ccc", "dddd"]
+    results = _in_threads(BatchingEmbedder(inner, window=0.2), texts)
+    assert len(inner.batches) < len(texts) and sorted(t for b in inner.batches for t in b) == texts
+    for text in texts:
+        assert results[text].tolist() == [[len(text), ord(text[0])]]
+
+
+def test_a_large_call_goes_straight_through_and_an_error_reaches_every_caller():
+    inner = Recording()
+    BatchingEmbedder(inner, max_batch=2).embed(["x", "y", "z"])
+    assert inner.batches == [["x", "y", "z"]]
+    results = _in_threads(BatchingEmbedder(Recording(fail=True), window=0.2), ["a", "b"])
+    assert all(isinstance(r, RuntimeError) for r in results.values())
+    with pytest.raises(RuntimeError):
+        BatchingEmbedder(Recording(fail=True)).embed(["a"])
