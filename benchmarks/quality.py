@@ -206,7 +206,8 @@ def _check_retrieval(name: str, row: dict, gold, runtime: Runtime, settings: Set
     library = ExampleLibrary.from_dict(row["library"])
     recognizer = Recognizer(_Silent(), runtime.embedder, gold_types(gold), library, _row_config(settings, name))
     texts = [g.text for g in gold]
-    shown = [list(p.demonstrations) for k in range(0, len(texts), CHUNK) for p in recognizer.recognize(texts[k : k + CHUNK])]
+    shown = [list(p.demonstrations)
+             for k in range(0, len(texts), CHUNK) for p in recognizer.recognize(texts[k : k + CHUNK])]
     differ = sum(now != list(then) for now, then in zip(shown, row["per_sentence"]["demonstrations"], strict=True))
     print(f"{name}: {len(texts) - differ} of {len(texts)} sentences shown the recorded demonstrations in their order")
     return differ
