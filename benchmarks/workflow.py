@@ -84,7 +84,7 @@ def run(tasks: int = 30, llm_model: str | None = None, llm_api_base: str | None 
         prelabel = {"seconds": time.monotonic() - started, "exit_code": done.returncode,
                     "predicted": len(_predicted(api, prelabel_project)), "output": done.stderr[-2000:]}
     result = {"machine": machine(), "tasks": tasks, "llm": llm_model or "bundled", "click": click,
-              "prelabel": prelabel}
+              "prelabel": prelabel, "combine_zero_shot": Settings().combine_zero_shot}
     write_json(RESULTS / "workflow.json", result)
     return result
 

@@ -32,8 +32,9 @@ class MethodConfig(BaseModel):
         description="Entities scored below this are dropped (score: token probability, or vote share when samples > 1).",
     )
     combine_zero_shot: bool = Field(
-        False, description="Also ask each text without demonstrations; keep what both answers say, and what "
-        "either alone scores at least combine_min_score.",
+        True, description="Also ask each text without demonstrations; keep what both answers say, and what "
+        "either alone scores at least combine_min_score (the only variant that beat both the paper's method and "
+        "zero-shot on both data sets; off halves the LLM calls).",
     )
     combine_min_score: float = Field(0.5, ge=0, le=1, description="See combine_zero_shot.")
     max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")

@@ -15,11 +15,12 @@ from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
-from .recognizer import Prediction, Recognizer
+from .confidence import weakest
+from .recognizer import FAILED, Prediction, Recognizer
 from .types import Example, Sentence, Span
 
 __all__ = ["EvalRow", "pick_sentences", "run_mode", "cost", "scores", "eval_library", "per_sentence",
-           "sentences_from", "replay", "shots_shown"]
+           "sentences_from", "replay", "shots_shown", "compose", "at_min_score"]
 
 ProgressFactory = Callable[[str, int], Progress]
 THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)  # score cut-offs a row reports precision and recall at
@@ -43,6 +44,7 @@ class EvalRow:
     calibration: dict = field(default_factory=dict)
     build: dict | None = field(default=None)
     per_sentence: dict = field(default_factory=dict)  # what was predicted, sentence by sentence
+    at_min_score: dict = field(default_factory=dict)  # the quality fields once the default MIN_SCORE drops regions
 
     @classmethod
     def of(cls, mode: str, gold: Sequence[Sentence], per_sentence: dict, stats: dict[str, float],
@@ -53,7 +55,8 @@ class EvalRow:
         calibrated = calibration(gold, predicted, THRESHOLDS)
         calibrated["answer_auroc"] = _answer_auroc(quality["sentence_counts"], per_sentence["answer_scores"])
         return cls(mode=mode, sentences=len(gold), **quality, calibration=calibrated, cost=cost(stats, len(gold)),
-                   wall_seconds=wall_seconds, build=build, per_sentence=per_sentence)
+                   wall_seconds=wall_seconds, build=build, per_sentence=per_sentence,
+                   at_min_score=at_min_score(gold, predicted))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +81,14 @@ def scores(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> dict:
             "per_type_f1": {t: s.f1 for t, s in report.per_type.items()},
             "sentence_counts": sentence_counts(gold, predicted),
             "per_type_counts": {t: sentence_counts(gold, predicted, t) for t in report.per_type}}
+
+
+def at_min_score(gold: Sequence[Sentence], predicted: Sequence[Sentence],
+                 threshold: float = MethodConfig().min_score) -> dict:
+    """A row's quality fields as a user with the default MIN_SCORE gets them: rows keep every region
+    (so each threshold can be read from one row), the backend drops those below it."""
+    kept = [Sentence(p.text, tuple(s for s in p.spans if s.score is None or s.score >= threshold)) for p in predicted]
+    return {"min_score": threshold} | scores(gold, kept)
 
 
 def _answer_auroc(counts: Sequence[Sequence[int]], answer_scores: Sequence[float | None]) -> float | None:
@@ -145,6 +156,24 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
         out["errors"][i] = error
         replayed += 1
     return out, replayed
+
+
+def compose(recognizer: Recognizer, parts: Sequence[dict]) -> dict:
+    """The per-sentence record of a method whose requests for a sentence are exactly those of finished
+    rows (`parts`, in `requests_for` order; COMBINE_ZERO_SHOT: the ReverseNER row's, then the
+    zero-shot row's), their spans merged as the recognizer merges its replies: no LLM call. A sentence
+    whose LLM call failed in a part fails; an answer that could not be read leaves the others' spans."""
+    out: dict[str, list] = {"spans": [], "answer_scores": [], "demonstrations": [], "errors": []}
+    for i in range(len(parts[0]["spans"])):
+        errors = [part["errors"][i] for part in parts]
+        failed = next((e for e in errors if e and e.startswith(FAILED)), None)
+        error = failed or (errors[0] if all(errors) else None)
+        found = [recognizer.confident([Span(*row) for row in part["spans"][i]]) for part in parts]
+        out["spans"].append([] if error else _span_rows(sorted(recognizer.joined(found))))
+        out["answer_scores"].append(None if error else weakest([part["answer_scores"][i] for part in parts]))
+        out["demonstrations"].append([d for part in parts for d in part["demonstrations"][i]])
+        out["errors"].append(error)
+    return out
 
 
 def shots_shown(library: ExampleLibrary | None, ids: Sequence[str]) -> list[Example]:

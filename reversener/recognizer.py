@@ -24,9 +24,10 @@ from .prompts import render
 from .text import chunk_text
 from .types import Example, Sentence, Span
 
-__all__ = ["Recognizer", "Prediction", "answer_json", "PIPELINE_SLICE"]
+__all__ = ["Recognizer", "Prediction", "answer_json", "PIPELINE_SLICE", "FAILED"]
 
 PIPELINE_SLICE = 16  # texts prepared per step of a request's pipeline (embedding is batched this wide)
+FAILED = "LLM failed"  # how a prediction's error starts when an LLM call failed (not a bad answer)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Recognizer:
         for (i, offset, _), text, replies in zip(chunks, chunk_texts, answers, strict=True):
             failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
             if failed is not None:
-                errors[i] = errors[i] or f"LLM failed: {failed}"
+                errors[i] = errors[i] or f"{FAILED}: {failed}"
                 continue
             found, issues, confidence, error = self.read_replies(text, replies)
             errors[i] = errors[i] or error
@@ -158,8 +159,14 @@ class Recognizer:
         unusable = all(answers and len(found_issues) == len(answers)
                        for answers, (_, found_issues, _) in zip(replies, read, strict=True))
         error = f"LLM answer unusable: {issues[0]}" if unusable and issues else None
-        found = read[0][0] if len(read) == 1 else combine(read[1][0], read[0][0], "union", self.config.combine_min_score)
-        return found, issues, weakest([confidence for _, _, confidence in read]), error
+        return self.joined([found for found, _, _ in read]), issues, weakest([c for _, _, c in read]), error
+
+    def joined(self, found: Sequence[Sequence[Span]]) -> list[Span]:
+        """One text's spans from each reply's (in `requests_for` order): the one answer's, or with
+        COMBINE_ZERO_SHOT what both answers give and what either alone scores combine_min_score."""
+        if len(found) == 1:
+            return list(found[0])
+        return combine(found[1], found[0], "union", self.config.combine_min_score)
 
     def messages(self, text: str, shots: Sequence[Example] = ()) -> tuple[tuple[str, str], ...]:
         """Fixed instructions first and the varying parts last, so servers can reuse the prefix."""
@@ -194,7 +201,11 @@ class Recognizer:
         """A text's spans from its answers (one per sample) above MIN_SCORE, the problems met on the
         way, and the confidence in the answer."""
         found, issues, confidence = self._vote(text, answers)
-        return [s for s in found if s.score is None or s.score >= self.config.min_score], issues, confidence
+        return self.confident(found), issues, confidence
+
+    def confident(self, spans: Sequence[Span]) -> list[Span]:
+        """The spans that reach MIN_SCORE (those without a score are kept)."""
+        return [s for s in spans if s.score is None or s.score >= self.config.min_score]
 
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
         """The spans, the problems, and the confidence in the answer: from the tokens' log-probabilities

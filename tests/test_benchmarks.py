@@ -58,18 +58,73 @@ def test_quality_rows_are_written_and_a_rerun_asks_the_llm_nothing(tiny):
         quality.run("tiny", rows="zero-shot,nope", sample=4)
 
 
-def test_the_learning_curve_sends_corrections_as_webhooks_and_they_raise_f1(tiny):
+def _curve(server, steps: str = "0,4,8") -> None:
+    learning_curve.run("tiny", steps=steps, sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+
+
+class _Predicts(list):
+    """The tasks of each /predict the learning curve sent; with `stop_after` set, a KeyboardInterrupt
+    instead of the next one once that many were sent."""
+
+    stop_after = -1
+
+
+@pytest.fixture
+def predicts(monkeypatch) -> _Predicts:
+    post, sent = learning_curve._post, _Predicts()
+
+    def counting(client, path, body):
+        if path == "/predict":
+            if len(sent) == sent.stop_after:
+                raise KeyboardInterrupt
+            sent.append(len(body["tasks"]))
+        return post(client, path, body)
+
+    monkeypatch.setattr(learning_curve, "_post", counting)
+    return sent
+
+
+def test_the_learning_curve_sends_corrections_as_webhooks_and_they_raise_f1(tiny, predicts):
     server, results = tiny
-    learning_curve.run("tiny", steps="0,4,8", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    with pytest.raises(Exception, match="--rows reversener"):  # it starts from that row's library
+        _curve(server)
+    quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    _curve(server)
     points = json.loads((results / "learning-tiny.json").read_text())["points"]
-    assert [p["corrections"] for p in points] == [0, 4, 8]
-    assert [p["human_examples"] for p in points] == [0, 4, 8]
+    assert [p["corrections"] for p in points.values()] == [0, 4, 8]
+    assert [p["human_examples"] for p in points.values()] == [0, 4, 8]
     # The fake's templates keep "Zorblat Qu", so the library is empty and the version says so.
-    assert points[0]["model_version"].startswith("zero-shot") and points[0]["recall"] == pytest.approx(1 / 3)
-    assert points[1]["f1"] == 1.0  # labeled demonstrations of Zorblat Qu and Vexmoor reached the prompt
+    assert points["0"]["model_version"].startswith("zero-shot") and points["0"]["recall"] == pytest.approx(1 / 3)
+    assert points["4"]["f1"] == 1.0  # labeled demonstrations of Zorblat Qu and Vexmoor reached the prompt
     gold = [[0, 10, "PER"], [15, 18, "PER"], [22, 29, "LOC"]]  # "Zorblat Qu met Bob in Vexmoor on day n ."
-    assert points[1]["predictions"] == [gold] * 4  # kept per sentence, for error analysis
+    assert points["4"]["predictions"] == [gold] * 4  # kept per sentence, for error analysis
     assert (results / "learning_curve.png").stat().st_size > 0
+    assert predicts == [4, 4, 4]
+    _curve(server, "0,4,8,10")  # finished points are kept: only the new one is predicted
+    assert predicts == [4, 4, 4, 4]
+    assert json.loads((results / "learning-tiny.json").read_text())["points"]["10"]["f1"] == 1.0
+
+
+def test_a_stopped_learning_curve_resumes_where_it_stopped(tiny, predicts, monkeypatch):
+    server, results = tiny
+    quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    _curve(server, "0,4")
+    whole = json.loads((results / "learning-tiny.json").read_text())["points"]
+    (results / "learning-tiny.json").unlink()
+    predicts.clear()
+    monkeypatch.setattr(learning_curve, "BATCH", 1)
+    predicts.stop_after = 5  # point 0's four sentences, then one of point 4's
+    with pytest.raises(KeyboardInterrupt):
+        _curve(server, "0,4")
+    stopped = json.loads((results / "learning-tiny.json").read_text())["points"]
+    assert stopped["0"]["done"] == 4 and stopped["4"]["done"] == 1 and "f1" not in stopped["4"]
+    predicts.stop_after = -1
+    _curve(server, "0,4")
+    assert len(predicts) == 5 + 3  # the resumed run predicted only the three sentences left
+    resumed = json.loads((results / "learning-tiny.json").read_text())["points"]
+    for step in ("0", "4"):
+        assert {k: resumed[step][k] for k in ("f1", "predictions", "human_examples")} == \
+            {k: whole[step][k] for k in ("f1", "predictions", "human_examples")}
 
 
 def test_the_webhook_body_and_label_config_carry_the_gold_exactly(tmp_path):
@@ -101,7 +156,7 @@ def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_pat
     assert all(r["cpu_ms_per_task"] > 0 and r["scripted_llm_cpu_ms_per_call"] > 0 for r in figures["throughput"])
     assert all(r["before_first_call_ms"] >= 0 and r["calls_ms"] >= 0 for r in figures["throughput"])
     assert all(r["max_llm_calls_in_flight"] == r["llm_concurrency"] for r in figures["throughput"])
-    assert all(r["llm_calls"] == r["tasks"] for r in figures["throughput"])  # one sentence, one call
+    assert all(r["llm_calls"] == 2 * r["tasks"] for r in figures["throughput"])  # with demonstrations, and without
     assert figures["library"]["model_version"].startswith("reversener-")
     assert all(r["llm_calls"] > 0 for r in figures["build_cost"]) and figures["rss_mb_after_load"]["total"] > 0
 
@@ -160,7 +215,7 @@ def test_rows_with_the_same_build_settings_share_one_library(tiny):
 def test_the_scaleout_benchmark_smoke_setting_completes_and_writes_its_json(tmp_path):
     figures = _smoke("scaleout", tmp_path)
     assert [r["workers"] for r in figures["rows"]] == [1, 2]
-    assert all(r["tasks"] == 48 and r["llm_calls"] == 48 and 0 < r["fraction_of_ideal"] <= 1 for r in figures["rows"])
+    assert all(r["tasks"] == 48 and r["llm_calls"] == 2 * 48 and 0 < r["fraction_of_ideal"] <= 1 for r in figures["rows"])
     assert all(r["worker_cpu_ms_per_task"] > 0 for r in figures["rows"])
 
 

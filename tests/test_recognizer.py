@@ -203,7 +203,8 @@ def test_a_slices_llm_calls_start_before_later_slices_are_embedded():
     found = Recognizer(llm, SlowEmbedder(), TYPES, library, MethodConfig()).recognize(texts)
     assert waited == [True, True] and len(llm.batches) == 3
     assert [p.text for p in found] == texts  # answers come back in order
-    assert all(len(r.messages) > 2 for r in llm.requests)  # each with its demonstrations
+    # Each text with its demonstrations, and (COMBINE_ZERO_SHOT, the default) without.
+    assert sorted(len(r.messages) > 2 for r in llm.requests) == [False] * len(texts) + [True] * len(texts)
 
 
 def test_combining_asks_with_and_without_demonstrations_and_keeps_agreement_or_confidence():
@@ -226,3 +227,34 @@ def test_combining_asks_with_and_without_demonstrations_and_keeps_agreement_or_c
     # Anna: both say it; Oslo: zero-shot alone, sure (0.90); Bo: few-shot alone, unsure (0.14).
     assert [(found.text[s.start:s.end], s.label) for s in found.spans] == [("Anna", "PER"), ("Oslo", "LOC")]
     assert found.score == pytest.approx(math.exp(-2.0))  # the least sure of the two answers
+
+
+def test_a_row_composed_from_the_two_answers_rows_is_what_the_combined_method_gives():
+    from reversener.evaluation import compose, per_sentence
+    from reversener.llm.client import Completion
+
+    def respond(request, i):
+        text, few_shot = request.messages[-1][1], len(request.messages) > 2
+        if "left" in text and few_shot:
+            return LLMError("timed out")
+        if ("saw" in text and few_shot) or "cold" in text:
+            return "no JSON here"
+        names = (("Anna", "PER", 0.0), ("Bo", "PER", -2.0)) if few_shot else (("Anna", "PER", -0.05), ("Oslo", "LOC", -0.1))
+        found = [(n, t, lp) for n, t, lp in names if n in text.split("Text:")[-1]]
+        body = _entities(*((n, t) for n, t, _ in found))
+        unsure = {n: lp for n, _, lp in found}
+        return Completion(body, tuple((token, unsure.get(token, 0.0)) for token in re.findall(r"\w+|\W", body)))
+
+    texts = ["Anna met Bo in Oslo.", "Bo saw Oslo.", "Anna left.", "Oslo is cold.", "Anna and Bo."]
+    library = _library(FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
+    llm = ScriptedLLM(respond)
+
+    def record(library, **config):
+        return per_sentence(Recognizer(llm, FakeEmbedder(), TYPES, library, MethodConfig(**config)).recognize(texts))
+
+    combined = record(library)
+    parts = [record(library, combine_zero_shot=False), record(None)]
+    composed = compose(Recognizer(llm, FakeEmbedder(), TYPES, None, MethodConfig()), parts)
+    assert composed == combined
+    assert [e and e.split(":")[0] for e in combined["errors"]] == [None, None, "LLM failed", "LLM answer unusable", None]
+    assert [len(spans) for spans in combined["spans"]] == [2, 1, 0, 0, 1]  # Bo alone scores 0.14: dropped

