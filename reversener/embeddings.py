@@ -36,11 +36,13 @@ def bundled_model_path() -> str:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU, loaded once per process on first use."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 64, threads: int | None = None) -> None:
+    def __init__(self, model: str | None = None, batch_size: int = 64, threads: int | None = None,
+                 dtype: str = "float32") -> None:
         self.name = model or "all-MiniLM-L6-v2"
         self._model_ref = model
         self._batch_size = batch_size
         self._threads = threads
+        self._dtype = dtype
         self._model = None
         self._lock = threading.Lock()
 
@@ -60,10 +62,13 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.load().encode(
-            list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        import torch
+
+        model = self.load()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._dtype == "bfloat16"):
+            vectors = model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                                   show_progress_bar=False, convert_to_tensor=True)
+        return vectors.float().numpy()
 
     @property
     def dimension(self) -> int:

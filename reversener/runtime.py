@@ -35,7 +35,8 @@ class Runtime:
         # One torch thread: a batch cost 6 ms of CPU per text on one thread and 8 ms on two, and
         # beside the bundled llama.cpp server a second thread only spins (README, Speed).
         embedder = SentenceTransformerEmbedder(self.settings.embedding_model,
-                                               threads=self.settings.embedding_threads or 1)
+                                               threads=self.settings.embedding_threads or 1,
+                                               dtype=self.settings.embedding_dtype)
         return BatchingEmbedder(embedder)
 
     @cached_property

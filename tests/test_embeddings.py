@@ -59,3 +59,16 @@ def test_a_large_call_goes_straight_through_and_an_error_reaches_every_caller():
     assert all(isinstance(r, RuntimeError) for r in results.values())
     with pytest.raises(RuntimeError):
         BatchingEmbedder(Recording(fail=True)).embed(["a"])
+
+
+def test_the_bundled_model_in_bfloat16_gives_float32_unit_vectors_close_to_float32s():
+    from reversener.embeddings import SentenceTransformerEmbedder
+    from reversener.runtime import Runtime
+    from reversener.settings import Settings
+
+    texts = ["Anna flew to Oslo on Monday.", "Siemens opened a plant near Berlin.", "Is it me ?"]
+    exact = SentenceTransformerEmbedder(threads=1).embed(texts)
+    half = Runtime(Settings(embedding_dtype="bfloat16")).embedder.inner.embed(texts)
+    assert half.dtype == exact.dtype == np.float32 and half.shape == exact.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(half, axis=1), 1, atol=1e-3)
+    assert ((half * exact).sum(axis=1) > 0.999).all() and not np.array_equal(half, exact)
