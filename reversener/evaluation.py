@@ -15,7 +15,7 @@ from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
-from .confidence import weakest
+from .confidence import task_score, weakest
 from .recognizer import FAILED, Prediction, Recognizer
 from .types import Example, Sentence, Span
 
@@ -133,7 +133,7 @@ def per_sentence(predictions: Sequence[Prediction]) -> dict:
     """Each sentence's spans ([start, end, label, score]), answer score, demonstrations and error:
     kept in a row so that two rows can be compared sentence by sentence."""
     return {"spans": [_span_rows(p.spans) for p in predictions],
-            "answer_scores": [p.score for p in predictions],
+            "answer_scores": [p.score for p in predictions], "confidences": [p.confidence for p in predictions],
             "demonstrations": [list(p.demonstrations) for p in predictions],
             "errors": [p.error for p in predictions]}
 
@@ -152,7 +152,8 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
             continue
         spans, _, confidence, error = recognizer.read_replies(sentence.text, replies)
         out["spans"][i] = [] if error else _span_rows(sorted(spans))
-        out["answer_scores"][i] = None if error else confidence
+        out["confidences"][i] = None if error else confidence
+        out["answer_scores"][i] = None if error else task_score(confidence, spans)
         out["errors"][i] = error
         replayed += 1
     return out, replayed
@@ -163,14 +164,17 @@ def compose(recognizer: Recognizer, parts: Sequence[dict]) -> dict:
     rows (`parts`, in `requests_for` order; COMBINE_ZERO_SHOT: the ReverseNER row's, then the
     zero-shot row's), their spans merged as the recognizer merges its replies: no LLM call. A sentence
     whose LLM call failed in a part fails; an answer that could not be read leaves the others' spans."""
-    out: dict[str, list] = {"spans": [], "answer_scores": [], "demonstrations": [], "errors": []}
+    out: dict[str, list] = {"spans": [], "answer_scores": [], "confidences": [], "demonstrations": [], "errors": []}
     for i in range(len(parts[0]["spans"])):
         errors = [part["errors"][i] for part in parts]
         failed = next((e for e in errors if e and e.startswith(FAILED)), None)
         error = failed or (errors[0] if all(errors) else None)
         found = [recognizer.confident([Span(*row) for row in part["spans"][i]]) for part in parts]
-        out["spans"].append([] if error else _span_rows(sorted(recognizer.joined(found))))
-        out["answer_scores"].append(None if error else weakest([part["answer_scores"][i] for part in parts]))
+        spans = [] if error else sorted(recognizer.joined(found))
+        confidence = None if error else weakest([part["confidences"][i] for part in parts])
+        out["spans"].append(_span_rows(spans))
+        out["confidences"].append(confidence)
+        out["answer_scores"].append(task_score(confidence, spans))
         out["demonstrations"].append([d for part in parts for d in part["demonstrations"][i]])
         out["errors"].append(error)
     return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from .align import align
 from .config import MethodConfig
-from .confidence import answer_confidence, score_mentions, weakest
+from .confidence import answer_confidence, score_mentions, task_score, weakest
 from .combine import combine
 from .consistency import vote
 from .embeddings import Embedder
@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 class Prediction:
     """The spans found in one text, what went wrong on the way (empty when nothing did), and the
     `error` that makes the spans unusable (an LLM call failed, or no answer could be read): a
-    failed prediction is not an empty one. `score` is the confidence in the answer as a whole (its
-    weakest chunk; None where unknown); `demonstrations` are the ids of the examples it was shown."""
+    failed prediction is not an empty one. `confidence` is the confidence in the answer as a whole
+    (its weakest chunk and reply; None where unknown), `score` the task's review score
+    (`confidence.task_score`); `demonstrations` are the ids of the examples it was shown."""
 
     text: str
     spans: tuple[Span, ...]
@@ -45,6 +46,7 @@ class Prediction:
     error: str | None = None
     score: float | None = None
     demonstrations: tuple[str, ...] = field(default=())
+    confidence: float | None = None
 
     @property
     def sentence(self) -> Sentence:
@@ -105,7 +107,7 @@ class Recognizer:
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
             problems[i].extend(issues)
             confidences[i].append(confidence)
-        return [Prediction(t, tuple(sorted(s)), tuple(p), e, weakest(c), tuple(d))
+        return [Prediction(t, tuple(sorted(s)), tuple(p), e, task_score(weakest(c), s), tuple(d), weakest(c))
                 for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
 
     def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list[list]]:

@@ -212,6 +212,20 @@ def test_rows_with_the_same_build_settings_share_one_library(tiny):
     assert rows["reversener + zero-shot"]["library"] == rows["reversener"]["library"]
 
 
+def test_the_default_methods_row_is_composed_from_its_two_rows_without_asking_again(tiny):
+    server, results = tiny
+    quality.run("tiny", rows="zero-shot,reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    asked = len(server.requests)
+    quality.run("tiny", rows="reversener + zero-shot", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    rows = json.loads((results / "quality-tiny-4.json").read_text())["rows"]
+    assert len(server.requests) == asked
+    composed = rows["reversener + zero-shot"]
+    assert composed["composed_from"] == ["reversener", "zero-shot"]
+    assert composed["cost"]["calls_per_sentence"] == pytest.approx(
+        rows["reversener"]["cost"]["calls_per_sentence"] + rows["zero-shot"]["cost"]["calls_per_sentence"])
+    assert composed["at_min_score"]["min_score"] == 0.25 and "per_type_counts" in composed["at_min_score"]
+
+
 def test_the_scaleout_benchmark_smoke_setting_completes_and_writes_its_json(tmp_path):
     figures = _smoke("scaleout", tmp_path)
     assert [r["workers"] for r in figures["rows"]] == [1, 2]

@@ -68,7 +68,7 @@ def test_annotate_scores_come_from_the_llms_token_probabilities(monkeypatch, tmp
     prediction = json.loads((tmp_path / "out.json").read_text())[0]["predictions"][0]
     assert {r["value"]["text"]: r["score"] for r in prediction["result"]} == {
         "Angela Merkel": 1.0, "Siemens": 1.0, "Berlin": round(math.exp(-0.9), 4)}
-    assert prediction["score"] == round(math.exp(-0.9), 4)
+    assert prediction["score"] == round(math.exp(-0.9) * math.exp(-0.9), 4)  # the answer's, times its least sure region's
 
 
 def test_annotate_zero_shot_makes_no_library(llm_server, tmp_path):

@@ -80,7 +80,8 @@ def test_spans_and_the_prediction_carry_scores_from_the_answers_logprobs():
     assert llm.requests[0].logprobs
     assert [(s.label, round(s.score, 4)) for s in found.spans] == [("PER", round(math.exp(-1.1), 4)),
                                                                   ("LOC", round(math.exp(-2.01), 4))]
-    assert found.score == pytest.approx(math.exp(-2.0))
+    assert found.confidence == pytest.approx(math.exp(-2.0))  # the answer's least likely token
+    assert found.score == pytest.approx(math.exp(-2.0) * math.exp(-2.01))  # times its least sure region's
 
 
 def test_min_score_drops_the_unsure_entities():
@@ -96,7 +97,7 @@ def test_with_samples_the_score_is_the_vote_share_and_the_answer_score_the_share
     [found] = recognizer.recognize(["Ada Lovelace left London."])
     assert not llm.requests[0].logprobs  # sampled answers are scored by their votes
     assert [s.score for s in found.spans] == [1.0, 0.75]
-    assert found.score == 0.75
+    assert found.confidence == 0.75 and found.score == 0.75 * 0.75
 
 
 def test_an_answer_without_logprobs_gives_no_scores():

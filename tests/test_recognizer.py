@@ -226,7 +226,8 @@ def test_combining_asks_with_and_without_demonstrations_and_keeps_agreement_or_c
     assert [len(r.messages) > 2 for r in llm.requests] == [True, False]
     # Anna: both say it; Oslo: zero-shot alone, sure (0.90); Bo: few-shot alone, unsure (0.14).
     assert [(found.text[s.start:s.end], s.label) for s in found.spans] == [("Anna", "PER"), ("Oslo", "LOC")]
-    assert found.score == pytest.approx(math.exp(-2.0))  # the least sure of the two answers
+    assert found.confidence == pytest.approx(math.exp(-2.0))  # the least sure of the two answers
+    assert found.score == pytest.approx(math.exp(-2.0) * math.exp(-0.1) / 2)  # times Oslo's: one answer's 0.90, halved
 
 
 def test_a_row_composed_from_the_two_answers_rows_is_what_the_combined_method_gives():

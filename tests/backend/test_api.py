@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import LABEL_CONFIG
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "ls"
@@ -222,8 +224,10 @@ def test_region_and_prediction_scores_are_the_llms_token_probabilities(context_f
     scores = {r["value"]["text"]: r["score"] for r in results[0]["result"]}
     assert scores == {"Angela Merkel": round(math.exp(-0.3), 4), "Siemens": round(math.exp(-1.2), 4),
                       "Berlin": round(math.exp(-0.1), 4)}  # the product over "Angela", " ", "Merkel"
-    assert results[0]["score"] == round(math.exp(-1.2), 4)  # sorted ascending, this task comes first
-    assert results[2]["score"] == round(math.exp(-0.1), 4)
+    # The answer's least likely token, times its least sure region: sorted ascending, this task comes first.
+    assert results[0]["score"] == round(math.exp(-1.2) * math.exp(-1.2), 4)
+    assert results[2]["score"] == pytest.approx(math.exp(-0.1) * min(r["score"] for r in results[2]["result"]), abs=1e-3)
+    assert results[0]["score"] < min(r["score"] for r in results[1:])
     # Every recognition call asks for them (the library build, running beside, asks without: its
     # calls may reach the server first).
     asked = [r for r in context.llm_server.requests if r["messages"][-1]["content"].startswith("Text: ")]
