@@ -60,8 +60,9 @@ class Settings(BaseSettings, MethodConfig):
         None, ge=1, description="torch threads for embeddings; unset = 1 (the least CPU per text; README, Speed).",
     )
     embedding_dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="Precision of the embedding model's arithmetic. bfloat16 cost a third of the CPU per "
-        "text in batches on a CPU with native bfloat16, but 5% of sentences were shown other demonstrations (README, Speed).",
+        "float32", description="Precision of the embedding model's arithmetic. bfloat16 cost 0.3 to 0.55 of the CPU "
+        "per text in batches on a CPU with native bfloat16, but 5% of sentences were shown other demonstrations "
+        "(README, Configuration).",
     )
 
     # --- where files go ---
