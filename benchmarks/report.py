@@ -254,8 +254,11 @@ def speed_section() -> list[str]:
            "|---|---|---|---|"]
     out += [f"| {r['tasks']} | {r['per_task_ms']:.1f} | **{r['per_task_excl_llm_ms']:.1f}** | "
             f"{_num(r.get('cpu_ms_per_task'), 1)} |" for r in f["overhead"]]
+    per_task = {r["llm_calls"] / r["tasks"] for r in f["throughput"]}
+    calls = "two LLM calls per task (`COMBINE_ZERO_SHOT`)" if per_task == {2} else "one LLM call per task"
     out += ["", f"Throughput against LLM concurrency with a {1000 * f['config']['latency']:.0f} ms LLM "
-                "(one `/predict` of 8 one-sentence tasks per slot, one LLM call each); ideal = concurrency / latency. "
+                f"(one `/predict` of 8 one-sentence tasks per slot, {calls}); ideal = concurrency / latency LLM "
+                "calls per second, so the fraction is of LLM calls. "
                 "*Before*, *calls* and *after* split the request: until its first LLM call, from the first call to "
                 "the last answer, and after it. *Scripted LLM CPU* is what the stand-in server spent per call.", "",
             "| transport | LLM concurrency | tasks | tasks/s | ideal tasks/s | fraction of ideal | LLM calls in flight "
