@@ -67,7 +67,8 @@ def _quality_rows(dataset: str, sample: int) -> list[str]:
             continue
         c = r["cost"]
         types = ", ".join(f"{t} {f:.2f}" for t, f in sorted(r["per_type_f1"].items()))
-        out.append(f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | {_ci(r)} | {types} | "
+        label = f"**{name}** (default)" if name == DEFAULT_ROW else name
+        out.append(f"| {label} | {r['precision']:.3f} | {r['recall']:.3f} | **{r['f1']:.3f}** | {_ci(r)} | {types} | "
                    f"{c['calls_per_sentence']:.2f} | {c['prompt_tokens_per_sentence']:.0f} | "
                    f"{c['completion_tokens_per_sentence']:.0f} | {c['llm_seconds_per_sentence']:.1f} | "
                    f"{r['wall_seconds'] / 60:.1f} |")
