@@ -155,7 +155,10 @@ def _measure(client, context, held, types, config, point: dict, bar, save) -> No
         tasks = [{"id": first + j, "data": {"text": g.text}} for j, g in enumerate(batch)]
         answer = _post(client, "/predict", {"project": f"{PROJECT['id']}.1", "label_config": config, "tasks": tasks})
         for g, result in zip(batch, answer["results"], strict=True):
-            spans = sorted(spans_from_results(g.text, result["result"], types))
+            # A task the backend skipped (its LLM call failed; the log says why) counts as found nothing,
+            # as a failed sentence does in the quality rows.
+            point["failed"] = point.get("failed", 0) + (not result)
+            spans = sorted(spans_from_results(g.text, result["result"], types)) if result else []
             point["predictions"].append([[s.start, s.end, s.label] for s in spans])  # for error analysis
         point["model_version"] = answer["model_version"]
         for key, value in context.runtime.llm.stats.since(before).items():

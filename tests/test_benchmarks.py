@@ -127,6 +127,23 @@ def test_a_stopped_learning_curve_resumes_where_it_stopped(tiny, predicts, monke
             {k: whole[step][k] for k in ("f1", "predictions", "human_examples")}
 
 
+def test_a_sentence_whose_llm_call_fails_counts_as_found_nothing_and_the_curve_goes_on(tiny, monkeypatch):
+    from reversener.devtools.fake_openai import Reply
+    from reversener.evaluation import pick_sentences
+
+    server, results = tiny
+    quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    monkeypatch.setenv("LLM_RETRIES", "0")
+    monkeypatch.setenv("LLM_CACHE", "false")  # the quality row asked the same (the fake's library is empty)
+    held = pick_sentences(read_conll(DATASETS["tiny"]), sample=4, seed=0)
+    failing = held[1].text
+    server.responder = lambda body: Reply(status=500) if failing in body["messages"][-1]["content"] else answer(body)
+    _curve(server, "0")
+    point = json.loads((results / "learning-tiny.json").read_text())["points"]["0"]
+    assert point["done"] == 4 and point["failed"] == 1
+    assert [p == [] for p in point["predictions"]] == [False, True, False, False]  # the others found Bob
+
+
 def test_the_webhook_body_and_label_config_carry_the_gold_exactly(tmp_path):
     gold = read_conll(ROOT.parent / "shared" / "data" / "wikigold" / "wikigold.conll.txt")[:30]
     types = resolve_types(["LOC", "MISC", "ORG", "PER"])
