@@ -51,12 +51,19 @@ def project_id(value) -> str:
 def library_key(context: Context, target: NerTarget) -> str:
     """Everything a library depends on: a change in any of them means a new library."""
     s = context.settings
-    blob = json.dumps({
-        "types": target.types, "llm": s.llm_model or "local", "engine": __version__,
-        "prompts": templates_hash(), "method": s.method().model_dump(),
-        "embedder": s.embedding_model or "bundled",
-    }, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return _digest({"types": target.types, "llm": s.llm_model or "local", "engine": __version__,
+                    "prompts": templates_hash(), "method": s.build_settings(),
+                    "embedder": s.embedding_model or "bundled"}, 16)
+
+
+def method_tag(context: Context) -> str:
+    """The method settings a build does not read (MIN_SCORE, COMBINE_ZERO_SHOT, ...): changing one keeps
+    the library but changes the predictions, so it is part of the model_version."""
+    return _digest(context.settings.use_settings(), 4)
+
+
+def _digest(value: dict, length: int) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:length]
 
 
 @dataclass(frozen=True)
@@ -95,17 +102,17 @@ class ReverseNERModel:
         """The libraries and model_version, from one Redis round trip (plus library loads when the
         project's revision moved on). The version changes with a new library, Start Training, and
         every VERSION_EVERY corrections; `reversener-…` only once every library holds examples."""
-        keys = self.keys()
+        keys, tag = self.keys(), f".m{method_tag(self.context)}"
         try:
             revision, generation, metas = self.context.store.snapshot(self.project, keys)
         except RedisError as err:
             log.warning("Redis unreachable (%s): predicting with the libraries in memory", type(err).__name__)
             libraries = [self.context.library(self.project, k, t.types, None) for t, k in zip(self.targets, keys)]
-            version = self.context.versions.get(self.project, "zero-shot")
+            version = self.context.versions.get(self.project, "zero-shot" + tag)
             return ModelState(version, libraries, [False] * len(keys))
         libraries = [self.context.library(self.project, k, t.types, revision) for t, k in zip(self.targets, keys)]
         ready = all(m is not None and m.get("examples", 1) > 0 for m in metas)
-        version = "reversener-" + "+".join(m["version"][:8] for m in metas) if ready else "zero-shot"
+        version = ("reversener-" + "+".join(m["version"][:8] for m in metas) if ready else "zero-shot") + tag
         version += f".g{generation}" if generation else ""
         self.context.versions[self.project] = version
         return ModelState(version, libraries, [m is None for m in metas])

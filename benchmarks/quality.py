@@ -135,12 +135,6 @@ def run(
     plot_calibration(sample)
 
 
-# What a library build depends on: rows that agree on these share one library, so they differ only in
-# how it is used (and a rerun elsewhere does not rebuild it from a slightly different embedding).
-BUILD_FIELDS = ("feature_sentences", "entities_per_type", "entities_per_example", "examples_per_feature",
-                "negative_share", "seed", "feature_strategy", "reverse_strategy", "verify_templates")
-
-
 # Rows keep every entity, whatever MIN_SCORE says: each threshold is then read from the same row
 # (its calibration: P/R/F1 by threshold) instead of a row per threshold.
 ROW_BASE = {"min_score": 0.0}
@@ -154,8 +148,7 @@ def _row_config(settings: Settings, name: str):
 def _same_library(name: str, settings: Settings, rows_done: dict) -> dict | None:
     """A finished row whose library was built with the same build settings, if any."""
     def build_of(row_name: str) -> dict:
-        config = _row_config(settings, row_name)
-        return {field: getattr(config, field) for field in BUILD_FIELDS}
+        return _row_config(settings, row_name).build_settings()
 
     for other, row in rows_done.items():
         if other != name and other in ROWS and "library" in row and row.get("build") and build_of(other) == build_of(name):

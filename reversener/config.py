@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -57,6 +57,19 @@ class MethodConfig(BaseModel):
     demo_strategy: Literal["nearest", "random"] = Field(
         "nearest", description="How demonstrations are picked (random is an ablation)."
     )
+
+    # What a library build reads: rows and projects that agree on these share one library.
+    BUILD_FIELDS: ClassVar[tuple[str, ...]] = (
+        "feature_sentences", "entities_per_type", "entities_per_example", "examples_per_feature", "negative_share",
+        "seed", "feature_strategy", "reverse_strategy", "verify_templates")
+
+    def build_settings(self) -> dict:
+        """The settings a library build depends on (with verify_templates it also recognizes: all of them)."""
+        return self.method().model_dump(include=None if self.verify_templates else set(self.BUILD_FIELDS))
+
+    def use_settings(self) -> dict:
+        """The settings that change predictions but not the library (MIN_SCORE, COMBINE_ZERO_SHOT, ...)."""
+        return self.method().model_dump(exclude=set(self.BUILD_FIELDS))
 
     def method(self) -> MethodConfig:
         """Just the method's fields (drops the settings of a subclass)."""
