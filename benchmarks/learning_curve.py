@@ -209,8 +209,9 @@ def plot() -> None:
                             color=color, alpha=0.15)
             quality = read_json(quality_path(dataset, results["held_apart"]), {})
             zero = quality.get("rows", {}).get("zero-shot")
-            if zero and quality.get("seed") == results["seed"]:
-                ax.axhline(zero["f1"], color=color, linestyle=":", label=f"{dataset}: zero-shot")
+            if zero and quality.get("seed") == results["seed"]:  # at MIN_SCORE, as the backend answers
+                ax.axhline(zero.get("at_min_score", zero)["f1"], color=color, linestyle=":",
+                           label=f"{dataset}: zero-shot")
         ax.set_xlabel("corrections sent as webhooks")
         ax.set_ylabel("strict micro-F1, held-apart (95% CI)")
         ax.set_ylim(0, 1)

@@ -214,6 +214,11 @@ def learning_section() -> list[str]:
                        f"**{p['f1']:.3f}** | {_ci(p)} | {gain(points[0], p)} | "
                        f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
                        f"`{p['model_version']}` |")
+        quality = read_json(result_path(dataset, results["held_apart"])) or {}
+        zero = quality.get("rows", {}).get("zero-shot", {}).get("at_min_score")
+        if zero and points and quality.get("seed") == results["seed"]:
+            out += ["", f"Zero-shot on the same sentences, as the backend answers: F1 {zero['f1']:.3f}; each point "
+                        "− zero-shot: " + ", ".join(f"{p['corrections']}: {gain(zero, p)}" for p in points) + "."]
         if going := [p for p in results["points"].values() if "f1" not in p]:
             out += ["", "Still running (the command resumes it): " + ", ".join(
                 f"{p['corrections']} corrections at {p['done']} of {results['held_apart']} sentences" for p in going)

@@ -195,12 +195,15 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     assert costs["self_annotation"]["per_sentence"]["calls"] == pytest.approx(5 * 1.0 + inference)
     assert cost.at_size(costs["reversener"], 4)["calls"] == pytest.approx(rows["reversener"]["cost"]["calls_per_sentence"])
 
+    learning_curve.run("tiny", steps="0,4", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
     cost.main()
     report.main()
     doc = (results / "benchmarks.md").read_text()
     assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
     assert "| random demos | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     assert "| tiny | 1,000 | self annotation | 6." in doc
+    # The curve against zero-shot on its sentences: point 0 is the empty library, zero-shot itself.
+    assert "as the backend answers: F1 0.500; each point − zero-shot: 0: +0.0 (+0.0 to +0.0), 4: +50.0" in doc
 
 
 def test_rescore_reads_finished_rows_again_from_the_cache_without_llm_calls(tiny):
