@@ -13,9 +13,11 @@ from typing import Annotated
 import typer
 
 from reversener.combine import RULES, combine
+from reversener.confidence import above
+from reversener.config import MethodConfig
 from reversener.evaluation import pick_sentences, scores, sentences_from
 from reversener.readers import read_conll
-from reversener.types import Sentence, Span
+from reversener.types import Sentence
 
 from .common import DATASETS, RESULTS, gain, read_json, write_json
 from .quality import DEFAULT_SAMPLE, result_path
@@ -63,15 +65,11 @@ def _grid() -> dict[str, Callable]:
                 lambda a, b, rule=rule, t=threshold: combine(a, b, rule, t))
     for threshold in (0.3, 0.5):  # with MIN_SCORE, as the recognizer applies it: to each answer first
         grid[f"union, single-source score >= {threshold:g}, MIN_SCORE {MIN_SCORE:g}"] = (
-            lambda a, b, t=threshold: combine(_above(a), _above(b), "union", t))
+            lambda a, b, t=threshold: combine(above(a, MIN_SCORE), above(b, MIN_SCORE), "union", t))
     return grid
 
 
-MIN_SCORE = 0.25  # the region threshold that raised F1 of both rows on both sets (docs/benchmarks.md)
-
-
-def _above(spans: Sequence[Span]) -> list[Span]:
-    return [s for s in spans if s.score is None or s.score >= MIN_SCORE]
+MIN_SCORE = MethodConfig().min_score  # the default: the threshold that raised F1 of both rows on both sets
 
 
 if __name__ == "__main__":

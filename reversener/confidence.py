@@ -14,7 +14,7 @@ from .types import Mention, Span
 
 _TYPE_VALUE = re.compile(r'"(?:type|label|entity_type|category|tag)"\s*:\s*"([^"]*)"')
 
-__all__ = ["answer_confidence", "score_mentions", "mention_logprobs", "weakest", "task_score"]
+__all__ = ["answer_confidence", "score_mentions", "mention_logprobs", "weakest", "task_score", "above"]
 
 
 def answer_confidence(text: str, logprobs: TokenLogprobs | None) -> float | None:
@@ -23,6 +23,11 @@ def answer_confidence(text: str, logprobs: TokenLogprobs | None) -> float | None
     if not logprobs:
         return None
     return math.exp(min(logprob for _, logprob in logprobs))
+
+
+def above(spans: Sequence[Span], threshold: float) -> list[Span]:
+    """The spans whose score reaches `threshold` (MIN_SCORE); those without a score are kept."""
+    return [s for s in spans if s.score is None or s.score >= threshold]
 
 
 def task_score(confidence: float | None, spans: Sequence[Span]) -> float | None:

@@ -15,7 +15,7 @@ from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
-from .confidence import task_score, weakest
+from .confidence import above, task_score, weakest
 from .recognizer import FAILED, Prediction, Recognizer
 from .types import Example, Sentence, Span
 
@@ -87,7 +87,7 @@ def at_min_score(gold: Sequence[Sentence], predicted: Sequence[Sentence],
                  threshold: float = MethodConfig().min_score) -> dict:
     """A row's quality fields as a user with the default MIN_SCORE gets them: rows keep every region
     (so each threshold can be read from one row), the backend drops those below it."""
-    kept = [Sentence(p.text, tuple(s for s in p.spans if s.score is None or s.score >= threshold)) for p in predicted]
+    kept = [Sentence(p.text, tuple(above(p.spans, threshold))) for p in predicted]
     return {"min_score": threshold} | scores(gold, kept)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .align import align
 from .config import MethodConfig
-from .confidence import answer_confidence, score_mentions, task_score, weakest
+from .confidence import above, answer_confidence, score_mentions, task_score, weakest
 from .combine import combine
 from .consistency import vote
 from .embeddings import Embedder
@@ -207,7 +207,7 @@ class Recognizer:
 
     def confident(self, spans: Sequence[Span]) -> list[Span]:
         """The spans that reach MIN_SCORE (those without a score are kept)."""
-        return [s for s in spans if s.score is None or s.score >= self.config.min_score]
+        return above(spans, self.config.min_score)
 
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
         """The spans, the problems, and the confidence in the answer: from the tokens' log-probabilities
