@@ -74,17 +74,29 @@ class ExampleLibrary:
         return dict(Counter(e.source for e in self._examples.values()))
 
     # --- retrieval ---
-    def nearest(self, vector: np.ndarray, m: int, max_negatives: int | None = None, humans: int = 0) -> list[Example]:
+    def fits(self, m: int, max_negatives: int | None = None, humans: int = 0) -> bool:
+        """Whether `nearest` picks every example whatever the query: then no query needs embedding."""
+        if len(self._examples) > max(m, 0) + max(humans, 0):
+            return False
+        human = sum(e.source == "human" for e in self._examples.values())
+        negatives = sum(not e.spans for e in self._examples.values())
+        return (human <= humans and len(self._examples) - human <= m
+                and (max_negatives is None or negatives <= max_negatives))
+
+    def nearest(self, vector: np.ndarray | None, m: int, max_negatives: int | None = None,
+                humans: int = 0) -> list[Example]:
         """The m most similar generated examples and the `humans` most similar human corrections, most
-        similar first (ties: human first, then by id). Separate quotas: a correction from another
-        document must not displace the generated example that copies this text's structure, which
-        cost F1 when they competed (docs/benchmarks.md). At most `max_negatives` of them all without
-        entities: a prompt of mostly empty answers teaches a small model to answer empty."""
+        similar first (ties: human first, then by id; a vector of None ties all). Separate quotas: a
+        correction from another document must not displace the generated example that copies this
+        text's structure, which cost F1 when they competed (docs/benchmarks.md). At most
+        `max_negatives` of them all without entities: a prompt of mostly empty answers teaches a small
+        model to answer empty."""
         room = {False: max(m, 0), True: max(humans, 0)}  # keyed by "is human"
         if not any(room.values()) or not self._examples:
             return []
         ids, matrix, tiebreak = self._stacked()
-        similarity = np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS)
+        similarity = (np.zeros(len(ids), dtype=np.float32) if vector is None
+                      else np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS))
         order = np.lexsort((tiebreak, -similarity))  # last key sorts first
         picked, negatives = [], 0
         for i in order:

@@ -196,7 +196,10 @@ class Recognizer:
                      for _ in texts]
         else:
             negatives = int((m + humans) * self.config.negative_share)
-            picks = [self.library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
+            if self.library.fits(m, negatives, humans):  # every text is shown all of it: nothing to embed
+                picks = [self.library.nearest(None, m, negatives, humans)[::-1]] * len(texts)
+            else:
+                picks = [self.library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
         return [_ordered(shots) for shots in picks]
 
     def read(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:

@@ -132,6 +132,21 @@ def test_generated_examples_and_human_corrections_fill_their_own_quotas():
     assert ids(library.nearest(unit(1, 0), 4)) == []
 
 
+def test_a_library_fits_when_nearest_picks_all_of_it_whatever_the_query():
+    library = empty_library()
+    library.upsert(example("b"), unit(1, 0))
+    library.upsert(example("a"), unit(0, 1))
+    library.upsert(example("h", source="human"), unit(1, 1))
+    assert library.fits(2, humans=1) and not library.fits(1, humans=1) and not library.fits(2, humans=0)
+    assert not library.fits(3)  # room for three, but the correction is not a generated example
+    library.upsert(Example("empty", "Nothing named here.", ()), unit(1, 0))
+    assert library.fits(3, humans=1) and not library.fits(3, max_negatives=0, humans=1)
+    # Without a query every example ties: human first, then by id.
+    assert ids(library.nearest(None, 3, humans=1)) == ["h", "a", "b", "empty"]
+    assert all(set(ids(library.nearest(unit(*v), 3, humans=1))) == {"h", "a", "b", "empty"}
+               for v in ((1, 0), (0, 1), (-1, 0.3)))
+
+
 def test_human_correction_comes_first_in_a_tie_and_negatives_are_capped_across_both_quotas():
     library = empty_library()
     library.upsert(example("synthetic"), unit(1, 0))

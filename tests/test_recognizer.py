@@ -93,6 +93,25 @@ def test_an_entity_free_demonstration_goes_first_even_when_it_is_the_most_simila
     assert len(answers) == 3 and answers[0] == [] and all(answers[1:])
 
 
+def test_a_library_that_fits_in_one_prompt_is_shown_whole_without_embedding_the_texts():
+    embedder = FakeEmbedder()
+    named = [Example(f"n{i}", f"Maria walked to Rome {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+             for i in range(4)]
+    library = _library(embedder, *named)
+    embedder.calls.clear()
+    llm = ScriptedLLM.always(_entities())
+    recognizer = Recognizer(llm, embedder, TYPES, library, MethodConfig(demonstrations=4, combine_zero_shot=False))
+    recognizer.recognize(["Anna flew to Oslo.", "Quarterly revenue grew."])
+    assert embedder.calls == []
+    shown = [[content for role, content in r.messages[1:-1] if role == "user"] for r in llm.requests]
+    assert shown[0] == shown[1] and len(shown[0]) == 4 and all("Maria" in s for s in shown[0])
+    # One more example than the prompt shows: each text gets its nearest again, so its text is embedded.
+    library.upsert(Example("n4", "Maria walked to Rome 4.", named[0].spans), embedder.embed(["Maria walked to Rome 4."])[0])
+    embedder.calls.clear()
+    recognizer.recognize(["Anna flew to Oslo."])
+    assert embedder.calls == [["Anna flew to Oslo."]]
+
+
 def test_random_demonstrations_ablation_still_shows_m_examples():
     embedder = FakeEmbedder()
     examples = [Example(str(i), f"Person{i} lives here.", ()) for i in range(6)]
@@ -199,7 +218,8 @@ def test_a_slices_llm_calls_start_before_later_slices_are_embedded():
 
     texts = [f"Sentence number {n} about Oslo." for n in range(2 * PIPELINE_SLICE + 3)]
     llm = ScriptedLLM(respond)
-    library = _library(FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
+    library = _library(FakeEmbedder(), *(Example(f"e{i}", f"Anna met Bo in Oslo {i}.", (Span(0, 4, "PER"),))
+                                         for i in range(7)))  # more than one prompt shows: retrieval embeds
     found = Recognizer(llm, SlowEmbedder(), TYPES, library, MethodConfig()).recognize(texts)
     assert waited == [True, True] and len(llm.batches) == 3
     assert [p.text for p in found] == texts  # answers come back in order
