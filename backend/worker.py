@@ -26,12 +26,12 @@ def run_worker(context: Context, burst: bool = False) -> None:
     while True:
         # An idle worker wakes from its queue wait (worker_ttl - 15 s) for maintenance, which runs
         # again the jobs of workers that died; the scheduler runs retries after their intervals.
-        worker = Worker([Queue(QUEUE, connection=context.redis)], connection=context.redis,
-                        job_monitoring_interval=s.worker_heartbeat_seconds,
-                        maintenance_interval=s.worker_maintenance_seconds,
-                        worker_ttl=s.worker_maintenance_seconds + 15)
         started = time.monotonic()
-        try:
+        try:  # creating the worker talks to Redis too (CLIENT SETNAME): a restart can meet it there
+            worker = Worker([Queue(QUEUE, connection=context.redis)], connection=context.redis,
+                            job_monitoring_interval=s.worker_heartbeat_seconds,
+                            maintenance_interval=s.worker_maintenance_seconds,
+                            worker_ttl=s.worker_maintenance_seconds + 15)
             worker.work(burst=burst, with_scheduler=True)
             return
         except (RedisConnectionError, RedisTimeoutError) as err:

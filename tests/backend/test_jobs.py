@@ -117,12 +117,15 @@ def test_a_build_with_no_texts_yet_is_failed_and_waits_for_some(context):
 
 
 def test_the_worker_starts_again_when_redis_drops_it(context, monkeypatch):
-    """RQ's worker exits when Redis closes its connection between jobs (seen in the topology test)."""
+    """RQ's worker exits when Redis closes its connection between jobs, and its creation fails while
+    Redis is still away (both seen in the topology test)."""
     started = []
 
     class DroppedOnce:
         def __init__(self, queues, **options):
             started.append(options)
+            if len(started) == 2:  # CLIENT SETNAME, while Redis restarts
+                raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
         def work(self, burst, with_scheduler):
             if len(started) == 1:
@@ -131,7 +134,7 @@ def test_the_worker_starts_again_when_redis_drops_it(context, monkeypatch):
     monkeypatch.setattr(worker_module, "Worker", DroppedOnce)
     monkeypatch.setattr(worker_module.time, "sleep", lambda seconds: None)
     run_worker(context, burst=True)
-    assert len(started) == 2
+    assert len(started) == 3
     assert started[0]["maintenance_interval"] == context.settings.worker_maintenance_seconds
 
 
