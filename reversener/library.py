@@ -75,13 +75,10 @@ class ExampleLibrary:
 
     # --- retrieval ---
     def fits(self, m: int, max_negatives: int | None = None, humans: int = 0) -> bool:
-        """Whether `nearest` picks every example whatever the query: then no query needs embedding."""
-        if len(self._examples) > max(m, 0) + max(humans, 0):
-            return False
-        human = sum(e.source == "human" for e in self._examples.values())
-        negatives = sum(not e.spans for e in self._examples.values())
-        return (human <= humans and len(self._examples) - human <= m
-                and (max_negatives is None or negatives <= max_negatives))
+        """Whether `nearest` picks every example whatever the query: then no query needs embedding.
+        Its quotas do not depend on the order, so picking with no query tells."""
+        return (len(self) <= max(m, 0) + max(humans, 0)  # a big library never fits: no sort per request
+                and len(self.nearest(None, m, max_negatives, humans)) == len(self))
 
     def nearest(self, vector: np.ndarray | None, m: int, max_negatives: int | None = None,
                 humans: int = 0) -> list[Example]:
