@@ -178,6 +178,18 @@ def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_pat
     assert all(r["llm_calls"] > 0 for r in figures["build_cost"]) and figures["rss_mb_after_load"]["total"] > 0
 
 
+@pytest.mark.local_llm
+@pytest.mark.timeout(900)
+def test_our_llama_server_answers_exactly_as_llama_cpp_pythons_own(tmp_path):
+    # The real model on both servers: the patched log-probabilities must change nothing but time.
+    output = tmp_path / "llama_logprobs.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.llama_logprobs", "wikigold", "--sentences", "1",
+                           "--output", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert figures["requests"] == figures["same"] == 2 and figures["completion_tokens"] > 0
+
+
 def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     from benchmarks import cost, report
 

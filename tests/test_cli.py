@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,15 @@ def test_annotate_scores_come_from_the_llms_token_probabilities(monkeypatch, tmp
     assert {r["value"]["text"]: r["score"] for r in prediction["result"]} == {
         "Angela Merkel": 1.0, "Siemens": 1.0, "Berlin": round(math.exp(-0.9), 4)}
     assert prediction["score"] == round(math.exp(-0.9) * math.exp(-0.9), 4)  # the answer's, times its least sure region's
+
+
+def test_the_command_exits_without_tracebacks_once_its_llm_session_was_used(llm_server, tmp_path):
+    # A separate process: what it prints while the interpreter shuts down is what a user sees last.
+    command = [sys.executable, "-c", "from reversener.cli import run; run()",
+               "annotate", str(DATA / "cli_tasks.json"), "-o", str(tmp_path / "out.json"), "--zero-shot"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "4 of 4 tasks predicted" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_annotate_zero_shot_makes_no_library(llm_server, tmp_path):

@@ -52,17 +52,58 @@ def test_a_stale_state_file_is_not_reused(tmp_path):
     assert LocalLLMServer(tmp_path / "m.gguf", tmp_path)._reusable() is None
 
 
-def test_the_servers_vocabulary_ranking_keeps_the_best_entries_and_nothing_else_changes():
-    import numpy as np
+@pytest.fixture
+def patched_llama(monkeypatch):
+    """llama_cpp.llama as our server process patches it, restored after the test."""
+    import builtins
+
+    import llama_cpp.llama
 
     from reversener.llm import llama_server
 
-    logprobs = np.random.default_rng(0).normal(size=5000).astype(np.float32)
-    ranked = llama_server._ranked(zip(logprobs, range(len(logprobs))), reverse=True)
-    assert ranked == sorted(zip(logprobs, range(len(logprobs))), reverse=True)[: llama_server.TOP]
-    assert llama_server._ranked([3, 1, 2]) == [1, 2, 3]
-    assert llama_server._ranked([3, 1, 2], reverse=True) == [3, 2, 1]
-    assert llama_server._ranked(zip([1, 2], "ab"), key=lambda pair: pair[1]) == [(1, "a"), (2, "b")]
+    monkeypatch.setattr(llama_cpp.llama, "sorted", builtins.sorted, raising=False)
+    monkeypatch.setattr(llama_cpp.llama, "zip", builtins.zip, raising=False)
+    monkeypatch.setattr(llama_cpp.llama.Llama, "logits_to_logprobs",
+                        llama_cpp.llama.Llama.__dict__["logits_to_logprobs"])
+    llama_server.patch()
+    return llama_cpp.llama
+
+
+def test_the_servers_vocabulary_ranking_keeps_the_best_entries_ties_included(patched_llama):
+    import numpy as np
+
+    from reversener.llm.llama_server import TOP
+
+    module = patched_llama
+    rng = np.random.default_rng(0)
+    tied = np.round(rng.normal(size=5000), 1).astype(np.float32)  # many equal values at the cut
+    masked = np.full(5000, -np.inf, dtype=np.float32)
+    masked[[7, 70, 700]] = [-1.0, -0.5, -2.0]  # fewer finite entries than TOP
+    for logprobs in (tied, masked, tied.tolist()):
+        ranked = module.sorted(module.zip(logprobs, range(len(logprobs))), reverse=True)
+        expected = sorted(zip(logprobs, range(len(logprobs))), reverse=True)[:TOP]
+        assert ranked == expected
+        assert [type(v) for pair in ranked for v in pair] == [type(v) for pair in expected for v in pair]
+
+
+def test_the_patched_server_module_sorts_and_zips_everything_else_as_before(patched_llama):
+    module = patched_llama
+    assert module.sorted([3, 1, 2]) == [1, 2, 3]
+    assert module.sorted([3, 1, 2], reverse=True) == [3, 2, 1]
+    assert module.sorted(module.zip([1, 2], "ab"), key=lambda pair: pair[1]) == [(1, "a"), (2, "b")]
+    assert module.sorted(module.zip([2, 1], range(5)), reverse=True) == [(2, 0), (1, 1)]  # not a vocabulary
+    assert list(module.zip("ab", [1, 2], "xy")) == [("a", 1, "x"), ("b", 2, "y")]
+
+
+def test_the_servers_log_probabilities_are_computed_for_the_rows_read_and_equal_the_originals(patched_llama):
+    import numpy as np
+
+    from reversener.llm.llama_server import _log_softmax
+
+    logits = np.random.default_rng(1).normal(size=(12, 300)).astype(np.float32) * 4
+    rows = patched_llama.Llama.logits_to_logprobs(logits)[9:]
+    assert np.array_equal(rows, _log_softmax(logits)[9:])
+    assert np.array_equal(patched_llama.Llama.logits_to_logprobs(logits[3]), _log_softmax(logits[3]))
 
 
 def test_embeddings_take_one_torch_thread_and_batch_concurrent_texts_unless_told(tmp_path):

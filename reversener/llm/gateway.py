@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import contextvars
 import heapq
@@ -401,6 +402,19 @@ def stop_all() -> None:
         loop = _LOOP
     if loop is not None and loop.is_running():
         loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
+
+
+@atexit.register
+def _close_session() -> None:
+    """Closes the direct transport's session while its loop still runs: left to the garbage collector at
+    interpreter exit, aiohttp reports it unclosed through logging that is already torn down (two
+    tracebacks on stderr after every command)."""
+    with _LOOP_LOCK:
+        loop = _LOOP
+    session = _Direct._session
+    if session is not None and loop is not None and loop.is_running():
+        with contextlib.suppress(Exception):  # exiting anyway; a session that will not close is harmless
+            asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
 
 
 def _shared_loop() -> asyncio.AbstractEventLoop:

@@ -1,31 +1,76 @@
 """llama-cpp-python's OpenAI-compatible server, with its log-probabilities made affordable.
 
-For every generated token llama-cpp-python 0.3 sorts the whole vocabulary (152k entries for Qwen2.5)
-in Python to read the few most likely ones (it keeps at most `top_logprobs`): 185 ms per token here, 9 s
-on a 50-token answer that takes 5 s to generate. This process gives that module a `sorted` that returns
-only the 20 best entries (the OpenAI API's most `top_logprobs`) by `heapq.nlargest`, 14 ms per token,
-for the one call shape it ranks them with; any other call is the builtin. Answers are unchanged.
-Run as `python -m reversener.llm.llama_server` with llama_cpp.server's arguments.
+llama-cpp-python 0.3 spends seconds per answer on log-probabilities, outside the model:
+- it takes the log-softmax of the logits of every position in the context, prompt included, to read
+  those of the answer's tokens: 1.5 s for a 500-token prompt (152k-entry vocabulary of Qwen2.5);
+- for every answer token it sorts the whole vocabulary in Python to read its few most likely entries.
+This process gives that module a log-softmax that computes only the rows read, and a `sorted` that
+ranks (log-probability, token id) pairs with numpy and returns the 20 best (the OpenAI API's most
+`top_logprobs`), for the one call shape it ranks them with; any other call is the builtin. Answers and
+their log-probabilities are unchanged. Run as `python -m reversener.llm.llama_server` with
+llama_cpp.server's arguments.
 """
 
 from __future__ import annotations
 
 import builtins
-import heapq
 
 import llama_cpp.llama
+import numpy as np
 
 TOP = 20  # the most top_logprobs the OpenAI API lets a request ask for
 
+_log_softmax = llama_cpp.llama.Llama.logits_to_logprobs
+
+
+class _Pairs(zip):
+    """The module's zip, keeping what it pairs so that `_ranked` can recognise a vocabulary."""
+
+    def __new__(cls, *iterables):
+        pairs = super().__new__(cls, *iterables)
+        pairs.sources = iterables
+        return pairs
+
 
 def _ranked(iterable, *, key=None, reverse: bool = False):
-    if reverse and key is None and isinstance(iterable, zip):  # zip(logprobs, token ids), best first
-        return heapq.nlargest(TOP, iterable)
+    if reverse and key is None and isinstance(iterable, _Pairs) and len(iterable.sources) == 2:
+        values, ids = iterable.sources
+        if isinstance(ids, range) and ids == range(len(values)):  # zip(logprobs, token ids)
+            return _best(values)
     return builtins.sorted(iterable, key=key, reverse=reverse)
 
 
+def _best(values) -> list[tuple]:
+    """sorted(zip(values, range(len(values))), reverse=True)[:TOP], ties included, without the sort."""
+    array = np.asarray(values)
+    k = min(TOP, len(array))
+    if k == 0:
+        return []
+    cut = np.partition(array, -k)[-k]  # the k-th largest value: every pair of the top k is at least that
+    return builtins.sorted(((values[i], int(i)) for i in np.flatnonzero(array >= cut)), reverse=True)[:TOP]
+
+
+class _RowLogprobs:
+    """Log-probabilities of a logits matrix, computed for the rows read only."""
+
+    def __init__(self, logits: np.ndarray) -> None:
+        self._logits = logits
+
+    def __getitem__(self, rows):
+        return _log_softmax(self._logits[rows])
+
+
+def _logprobs(logits, axis: int = -1):
+    if isinstance(logits, np.ndarray) and logits.ndim == 2 and axis in (-1, 1):
+        return _RowLogprobs(logits)
+    return _log_softmax(logits, axis=axis)
+
+
 def patch() -> None:
-    llama_cpp.llama.sorted = _ranked  # a module global shadows the builtin for that module only
+    # module globals shadow the builtins for that module only
+    llama_cpp.llama.sorted = _ranked
+    llama_cpp.llama.zip = _Pairs
+    llama_cpp.llama.Llama.logits_to_logprobs = staticmethod(_logprobs)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ __all__ = ["BUNDLED_MODEL", "ensure_bundled_model", "LocalLLMServer", "LOCAL_ALI
 log = logging.getLogger(__name__)
 
 LOCAL_ALIAS = "local"
+SERVER_MODULE = "reversener.llm.llama_server"  # llama_cpp.server with cheaper log-probabilities
 
 
 class BUNDLED_MODEL:  # noqa: N801 - a constant namespace
@@ -83,8 +84,8 @@ class LocalLLMServer:
     """Starts a llama.cpp server, or reuses one another process of ours started for the same model."""
 
     def __init__(self, model_path: Path, data_dir: Path, *, threads: int = 2, context: int = 4096,
-                 start_timeout: float = 180.0) -> None:
-        self.model_path, self.data_dir = model_path, data_dir
+                 start_timeout: float = 180.0, module: str = SERVER_MODULE) -> None:
+        self.model_path, self.data_dir, self.module = model_path, data_dir, module
         self.threads, self.context, self.start_timeout = threads, context, start_timeout
         self._state = data_dir / "llama-server.json"
         self._process: subprocess.Popen | None = None
@@ -125,7 +126,7 @@ class LocalLLMServer:
 
     def _spawn(self) -> str:
         port = free_port()
-        command = server_command(self.model_path, "127.0.0.1", port, self.threads, self.context)
+        command = server_command(self.model_path, "127.0.0.1", port, self.threads, self.context, self.module)
         log_file = (self.data_dir / "llama-server.log").open("ab")
         self._process = subprocess.Popen(
             command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -149,11 +150,12 @@ class LocalLLMServer:
         return base
 
 
-def server_command(model_path: Path, host: str, port: int, threads: int, context: int) -> list[str]:
+def server_command(model_path: Path, host: str, port: int, threads: int, context: int,
+                   module: str = SERVER_MODULE) -> list[str]:
     """The llama.cpp server's command line: OpenAI-compatible at http://host:port/v1, the model
-    named LOCAL_ALIAS."""
+    named LOCAL_ALIAS. `module` is ours by default, llama_cpp.server to compare with the original."""
     return [
-        sys.executable, "-m", "reversener.llm.llama_server", "--model", str(model_path),
+        sys.executable, "-m", module, "--model", str(model_path),
         "--model_alias", LOCAL_ALIAS, "--host", host, "--port", str(port),
         "--n_ctx", str(context), "--n_threads", str(threads), "--n_threads_batch", str(threads),
     ]
