@@ -93,6 +93,8 @@ def test_the_patched_server_module_sorts_and_zips_everything_else_as_before(patc
     assert module.sorted(module.zip([1, 2], "ab"), key=lambda pair: pair[1]) == [(1, "a"), (2, "b")]
     assert module.sorted(module.zip([2, 1], range(5)), reverse=True) == [(2, 0), (1, 1)]  # not a vocabulary
     assert list(module.zip("ab", [1, 2], "xy")) == [("a", 1, "x"), ("b", 2, "y")]
+    with pytest.raises(ValueError):
+        list(module.zip("ab", [1], strict=True))
 
 
 def test_the_servers_log_probabilities_are_computed_for_the_rows_read_and_equal_the_originals(patched_llama):

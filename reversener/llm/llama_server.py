@@ -26,8 +26,8 @@ _log_softmax = llama_cpp.llama.Llama.logits_to_logprobs
 class _Pairs(zip):
     """The module's zip, keeping what it pairs so that `_ranked` can recognise a vocabulary."""
 
-    def __new__(cls, *iterables):
-        pairs = super().__new__(cls, *iterables)
+    def __new__(cls, *iterables, **options):  # options: zip's strict=
+        pairs = super().__new__(cls, *iterables, **options)
         pairs.sources = iterables
         return pairs
 
