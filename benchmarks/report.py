@@ -79,6 +79,11 @@ def _quality_rows(dataset: str, sample: int) -> list[str]:
                     f"{gain(zero, rn)} F1 points (the paper reports +5.4 to +7.7 with larger LLMs on CoNLL-2003 "
                     "and WikiGold)" + (f"; the default method − zero-shot: {gain(zero, default)}" if default else "")
                 + "."]
+        ablations = [name for name, (mode, _) in ROWS.items() if mode == "reversener" and name in rows
+                     and name not in ("reversener", DEFAULT_ROW)]
+        if ablations:
+            out.append("Each variant − ReverseNER as the paper has it (what one changed part costs or gains): "
+                       + "; ".join(f"{name} {gain(rn, rows[name])}" for name in ablations) + ".")
         if "reversener + SC" in rows and "zero-shot + SC" in rows:
             out.append("With self-consistency on both sides (3 samples): "
                        f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")
