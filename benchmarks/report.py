@@ -33,7 +33,9 @@ def quality_section() -> list[str]:
     out += ["![quality](../benchmarks/results/quality.png)", "",
             "Rows: *SC* = entity-level self-consistency (3 samples at temperature 0.7, vote share ≥ 0.5); "
             "*random features* = feature sentences drawn at random instead of nearest the k-means centres; "
-            "*random demos* = demonstrations drawn at random instead of the nearest. Costs per sentence include "
+            "*random demos* = demonstrations drawn at random instead of the nearest; *verified templates* = a "
+            "template is refused when its slot type differs from the zero-shot type of the name it replaced "
+            "(`VERIFY_TEMPLATES`). Costs per sentence include "
             "the row's library build. *LLM s* is the time inside LLM calls when each answer was made (answers "
             "reused from the cache count at that time); *wall* is the row's run, shorter where it reused "
             "cached answers (a build shared with an earlier row) and longer where other work shared the "
