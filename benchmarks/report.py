@@ -47,6 +47,18 @@ def quality_section() -> list[str]:
     return out
 
 
+def _library_note(paper: dict, variant: dict) -> str:
+    """Whether a variant answered from the paper row's library or built its own (a check that refused
+    nothing leaves the library, and so every answer, as it was); nothing for rows that kept no library."""
+    versions = [row.get("library", {}).get("version") for row in (paper, variant)]
+    if None in versions:
+        return ""
+    if versions[0] == versions[1]:
+        return ", the same library"
+    build = variant["build"]
+    return f", its own library ({build['kept']} of {build['planned']} examples kept)"
+
+
 def _quality_rows(dataset: str, sample: int) -> list[str]:
     results = read_json(result_path(dataset, sample))
     command = f"`{PY} benchmarks.quality {dataset}{'' if sample == DEFAULT_SAMPLE else f' --sample {sample}'}`"
@@ -85,7 +97,8 @@ def _quality_rows(dataset: str, sample: int) -> list[str]:
                      and name not in ("reversener", DEFAULT_ROW)]
         if ablations:
             out.append("Each variant − ReverseNER as the paper has it (what one changed part costs or gains): "
-                       + "; ".join(f"{name} {gain(rn, rows[name])}" for name in ablations) + ".")
+                       + "; ".join(f"{name} {gain(rn, rows[name])}{_library_note(rn, rows[name])}"
+                                   for name in ablations) + ".")
         if "reversener + SC" in rows and "zero-shot + SC" in rows:
             out.append("With self-consistency on both sides (3 samples): "
                        f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")

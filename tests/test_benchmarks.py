@@ -217,7 +217,7 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     assert "| random features | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     # An ablation is read against the paper's method on the same sentences, with its paired interval.
     assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): random demos [+-]\d+\.\d "
-                     r"\([+-]\d+\.\d to [+-]\d+\.\d\)\.", doc)
+                     r"\([+-]\d+\.\d to [+-]\d+\.\d\), the same library\.", doc)
     assert "| tiny | 1,000 | self annotation | 6." in doc
     # The curve against zero-shot on its sentences: point 0 is the empty library, zero-shot itself.
     assert "as the backend answers: F1 0.500; each point − zero-shot: 0: +0.0 (+0.0 to +0.0), 4: +50.0" in doc
