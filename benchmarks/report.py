@@ -48,8 +48,8 @@ def quality_section() -> list[str]:
 
 
 def _library_note(paper: dict, variant: dict) -> str:
-    """Whether a variant answered from the paper row's library or built its own (a check that refused
-    nothing leaves the library, and so every answer, as it was); nothing for rows that kept no library."""
+    """Whether a variant answered from the paper row's library or built its own (a build check that
+    refused nothing leaves the library as it was); nothing for rows that kept no library."""
     versions = [row.get("library", {}).get("version") for row in (paper, variant)]
     if None in versions:
         return ""
