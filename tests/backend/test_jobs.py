@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -23,6 +24,10 @@ from reversener.devtools.fake_openai import Reply
 
 from .conftest import LABEL_CONFIG
 from .test_api import payload
+
+
+class InlineWorker(worker_module.PromptUnsubscribe, SimpleWorker):
+    """RQ's worker that runs each job in this process, where the test set the context."""
 
 
 def _model(context) -> ReverseNERModel:
@@ -71,7 +76,7 @@ def test_an_rq_worker_applies_queued_webhook_events(context, redis_client):
     try:
         assert rq_queue.count == 1
         assert rq_queue.jobs[0].retries_left == 3  # run again if its worker dies in the middle of it
-        SimpleWorker([rq_queue], connection=redis_client).work(burst=True)
+        InlineWorker([rq_queue], connection=redis_client).work(burst=True)
         assert [e.id for e in context.store.human_examples("7")] == ["ann-501@label"]
     finally:
         rq_queue.empty()
@@ -131,11 +136,35 @@ def test_the_worker_starts_again_when_redis_drops_it(context, monkeypatch):
             if len(started) == 1:
                 raise RedisConnectionError("Connection closed by server.")
 
-    monkeypatch.setattr(worker_module, "Worker", DroppedOnce)
+    monkeypatch.setattr(worker_module, "StoppableWorker", DroppedOnce)
     monkeypatch.setattr(worker_module.time, "sleep", lambda seconds: None)
     run_worker(context, burst=True)
     assert len(started) == 3
     assert started[0]["maintenance_interval"] == context.settings.worker_maintenance_seconds
+
+
+def test_the_worker_goes_on_after_an_error_rq_swallowed_and_stops_only_when_asked(context, monkeypatch):
+    """RQ's work loop ends quietly on any error: when Redis drops it and is back before the loop's
+    teardown, `work()` returns as after a stop (the topology test's worker died so in CI)."""
+    loops = []
+
+    def check_for_suspension(self, burst):
+        loops.append(self.name)
+        if len(loops) == 1:
+            raise RedisConnectionError("Connection closed by server.")
+        self.request_stop(signal.SIGTERM, None)  # what RQ's SIGTERM handler does
+
+    monkeypatch.setattr(worker_module.StoppableWorker, "check_for_suspension", check_for_suspension)
+    monkeypatch.setattr(worker_module.StoppableWorker, "_start_scheduler", lambda self, *args: None)  # no fork
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    try:
+        run_worker(context)  # not burst: it returns only because of the stop
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert len(loops) == 2 and loops[0] != loops[1]  # a second worker after the error, stopped by request
+    assert time.monotonic() - started < 30  # not a minute per teardown, waiting for the pubsub thread
 
 
 def test_background_prelabel_enqueues_each_page_once_per_run_and_counts_it_once(context, redis_client):
@@ -149,7 +178,7 @@ def test_background_prelabel_enqueues_each_page_once_per_run_and_counts_it_once(
             assert prelabel_job("7", page_size=2) == {"run": "inline", "pages": 3}
             assert prelabel_job("7", page_size=2) == {"run": "inline", "pages": 3}  # a retried run adds no pages
             assert rq_queue.count == 3
-            SimpleWorker([rq_queue], connection=redis_client).work(burst=True)
+            InlineWorker([rq_queue], connection=redis_client).work(burst=True)
         finally:
             rq_queue.empty()
         assert sorted(ls.posted) == [1, 2, 3, 4, 5] and all(len(p) == 1 for p in ls.posted.values())
