@@ -101,7 +101,8 @@ def _quality_rows(dataset: str, sample: int) -> list[str]:
                                    for name in ablations) + ".")
         if "reversener + SC" in rows and "zero-shot + SC" in rows:
             out.append("With self-consistency on both sides (3 samples): "
-                       f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**.")
+                       f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**; "
+                       f"for zero-shot alone, self-consistency − greedy: {gain(zero, rows['zero-shot + SC'])}.")
         composed = [f"`{name}` from `{'` and `'.join(parts)}`" for name, parts in COMPOSED.items()
                     if rows.get(name, {}).get("composed_from")]
         if composed:

@@ -208,7 +208,8 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     assert costs["self_annotation"]["per_sentence"]["calls"] == pytest.approx(5 * 1.0 + inference)
     assert cost.at_size(costs["reversener"], 4)["calls"] == pytest.approx(rows["reversener"]["cost"]["calls_per_sentence"])
 
-    quality.run("tiny", rows="random demos", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    quality.run("tiny", rows="random demos,reversener + SC,zero-shot + SC", sample=4, llm_model="openai/fake",
+                llm_api_base=server.api_base)
     learning_curve.run("tiny", steps="0,4", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
     cost.main()
     report.main()
@@ -216,8 +217,11 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
     assert "| random features | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     # An ablation is read against the paper's method on the same sentences, with its paired interval.
-    assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): random demos [+-]\d+\.\d "
-                     r"\([+-]\d+\.\d to [+-]\d+\.\d\), the same library\.", doc)
+    assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): .*random demos [+-]\d+\.\d "
+                     r"\([+-]\d+\.\d to [+-]\d+\.\d\), the same library[;.]", doc)
+    # Self-consistency: the demonstrations' gain with it on both sides, and what it does to zero-shot.
+    assert re.search(r"With self-consistency on both sides \(3 samples\): \*\*[+-]\d+\.\d \(.*\)\*\*; for zero-shot "
+                     r"alone, self-consistency − greedy: [+-]\d+\.\d \([+-]\d+\.\d to [+-]\d+\.\d\)\.", doc)
     assert "| tiny | 1,000 | self annotation | 6." in doc
     # The curve against zero-shot on its sentences: point 0 is the empty library, zero-shot itself.
     assert "as the backend answers: F1 0.500; each point − zero-shot: 0: +0.0 (+0.0 to +0.0), 4: +50.0" in doc
