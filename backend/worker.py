@@ -47,26 +47,24 @@ def run_worker(context: Context, burst: bool = False) -> None:
     if load := getattr(context.runtime.embedder, "load", None):
         load()  # once here: each job runs in a fork of this process
     wait = 0.5
-    while True:
-        # An idle worker wakes from its queue wait (worker_ttl - 15 s) for maintenance, which runs
-        # again the jobs of workers that died; the scheduler runs retries after their intervals.
-        started = time.monotonic()
-        try:  # creating the worker talks to Redis too (CLIENT SETNAME): a restart can meet it there
-            worker = StoppableWorker([Queue(QUEUE, connection=context.redis)], connection=context.redis,
-                                     job_monitoring_interval=s.worker_heartbeat_seconds,
-                                     maintenance_interval=s.worker_maintenance_seconds,
-                                     worker_ttl=s.worker_maintenance_seconds + 15)
-            worker.work(burst=burst, with_scheduler=True)
-            if burst or worker.stop_requested:
-                return
-            reason = "RQ's work loop ended on an error (logged above)"
-        except (RedisConnectionError, RedisTimeoutError) as err:
-            reason = f"Redis went away ({err})"
-        except StopRequested:  # a stop while RQ's handlers are still installed, between two work loops
-            return
-        wait = 1.0 if time.monotonic() - started > 60 else min(wait * 2, 30.0)  # back off only while it stays away
-        log.warning("%s; the worker starts again in %.0f s", reason, wait)
-        try:
+    try:
+        while True:
+            # An idle worker wakes from its queue wait (worker_ttl - 15 s) for maintenance, which runs
+            # again the jobs of workers that died; the scheduler runs retries after their intervals.
+            started = time.monotonic()
+            try:  # creating the worker talks to Redis too (CLIENT SETNAME): a restart can meet it there
+                worker = StoppableWorker([Queue(QUEUE, connection=context.redis)], connection=context.redis,
+                                         job_monitoring_interval=s.worker_heartbeat_seconds,
+                                         maintenance_interval=s.worker_maintenance_seconds,
+                                         worker_ttl=s.worker_maintenance_seconds + 15)
+                worker.work(burst=burst, with_scheduler=True)
+                if burst or worker.stop_requested:
+                    return
+                reason = "RQ's work loop ended on an error (logged above)"
+            except (RedisConnectionError, RedisTimeoutError) as err:
+                reason = f"Redis went away ({err})"
+            wait = 1.0 if time.monotonic() - started > 60 else min(wait * 2, 30.0)  # back off only while it stays away
+            log.warning("%s; the worker starts again in %.0f s", reason, wait)
             time.sleep(wait)
-        except StopRequested:
-            return
+    except StopRequested:  # a stop between two work loops, while the last loop's signal handlers are installed
+        return

@@ -217,8 +217,9 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
     assert "| random features | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     # An ablation is read against the paper's method on the same sentences, with its paired interval.
-    assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): .*random demos [+-]\d+\.\d "
-                     r"\([+-]\d+\.\d to [+-]\d+\.\d\), the same library[;.]", doc)
+    assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): reversener \+ SC [+-]\d+\.\d "
+                     r"\([+-]\d+\.\d to [+-]\d+\.\d\), the same library; random demos [+-]\d+\.\d "
+                     r"\([+-]\d+\.\d to [+-]\d+\.\d\), the same library\.", doc)
     # Self-consistency: the demonstrations' gain with it on both sides, and what it does to zero-shot.
     assert re.search(r"With self-consistency on both sides \(3 samples\): \*\*[+-]\d+\.\d \(.*\)\*\*; for zero-shot "
                      r"alone, self-consistency − greedy: [+-]\d+\.\d \([+-]\d+\.\d to [+-]\d+\.\d\)\.", doc)
