@@ -26,7 +26,8 @@ install: $(BIN)/.installed
 $(LS_VENV)/bin/label-studio:
 	$(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/pip install --quiet --upgrade pip
-	$(LS_VENV)/bin/pip install --quiet "label-studio==$(LABEL_STUDIO_VERSION)"
+	# sentry-sdk 3 drops an option that Label Studio 1.23.2 passes at start-up (it asks only >=2.16).
+	$(LS_VENV)/bin/pip install --quiet "label-studio==$(LABEL_STUDIO_VERSION)" "sentry-sdk<3"
 
 run: install
 	$(BIN)/reversener serve
