@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from .embeddings import Embedder
 from .text import split_sentences
@@ -52,6 +51,8 @@ def feature_candidates(
     if strategy != "cluster":
         raise ValueError(f"unknown feature strategy {strategy!r}: use 'cluster' or 'random'")
     vectors = embedder.embed(sentences)
+    from sklearn.cluster import KMeans  # here, not at import: only a library build clusters
+
     kmeans = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(vectors)
     taken: set[int] = set()
     ranked_clusters = []

@@ -222,3 +222,15 @@ def test_llm_serves_the_local_model_file_as_an_openai_endpoint(monkeypatch, tmp_
     assert argv[1:3] == ["-m", "reversener.llm.llama_server"]
     assert {argv[argv.index(flag) + 1] for flag in ("--model", "--host", "--port", "--n_threads")} == {
         str(model), "0.0.0.0", "8123", "3"}
+
+
+def test_the_command_line_starts_without_importing_litellm_or_scikit_learn():
+    # Seconds of imports that neither --help, a worker, nor the direct transport needs.
+    import subprocess
+    import sys
+
+    code = ("import sys, backend.cli; from typer.testing import CliRunner; "
+            "CliRunner().invoke(backend.cli.app, ['--help']); "
+            "print(sorted(m for m in ('litellm', 'sklearn', 'torch', 'sentence_transformers') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

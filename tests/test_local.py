@@ -116,3 +116,26 @@ def test_embeddings_take_one_torch_thread_and_batch_concurrent_texts_unless_told
     assert isinstance(embedder, BatchingEmbedder) and embedder.inner._threads == 1
     assert Runtime(Settings(data_dir=tmp_path, llm_model="openai/x")).embedder.inner._threads == 1
     assert Runtime(Settings(data_dir=tmp_path, embedding_threads=2)).embedder.inner._threads == 2
+
+
+def test_the_model_server_drops_every_setting_llama_cpp_would_read_from_the_environment():
+    from reversener.llm.llama_server import isolate
+
+    environ = {"PORT": "9090", "HOST": "0.0.0.0", "config_file": "x.json", "API_KEY": "secret", "N_CTX": "8",
+               "PATH": "/usr/bin", "DATA_DIR": "/data", "HF_HUB_OFFLINE": "1"}
+    assert sorted(isolate(environ)) == ["API_KEY", "HOST", "N_CTX", "PORT", "config_file"]
+    assert environ == {"PATH": "/usr/bin", "DATA_DIR": "/data", "HF_HUB_OFFLINE": "1"}
+
+
+def test_a_server_that_never_answers_is_reported_with_its_port_and_log(tmp_path, monkeypatch):
+    # A stand-in that, like llama.cpp's server under PORT=..., logs where it went and never answers here.
+    (tmp_path / "elsewhere.py").write_text("import time\nprint('Uvicorn running on http://127.0.0.1:9110', "
+                                           "flush=True)\ntime.sleep(60)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    server = LocalLLMServer(tmp_path / "m.gguf", tmp_path / "data", start_timeout=3, module="elsewhere")
+    with pytest.raises(LocalModelError) as raised:
+        server.start()
+    message = str(raised.value)
+    assert "did not answer" in message and ": nothing listens;" in message
+    assert str(tmp_path / "data" / "llama-server.log") in message and "127.0.0.1:9110" in message
+    assert server._process is None  # stopped, not left running

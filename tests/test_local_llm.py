@@ -5,6 +5,8 @@ Slow (the first run assembles a 1.1 GB model file); runs in CI, deselect with -m
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from reversener.builder import build_library
@@ -56,3 +58,59 @@ def test_the_server_stops_with_its_owner(runtime):
     assert process is not None and process.poll() is None
     runtime.local_server.stop()
     assert process.poll() is not None
+
+
+# --- the model server takes exactly the host and port it is given (issue: PORT or HOST in the env) ---
+
+def _listening(pid: int) -> set[tuple[str, int]]:
+    """The (address, port) pairs a process listens on."""
+    import psutil
+
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.Process(pid).net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN}
+
+
+def test_serve_with_port_and_host_in_the_env_keeps_the_model_server_on_its_own_loopback_port(tmp_path):
+    import json
+
+    import httpx
+
+    from reversener.devtools.stack import start, stop, wait_until_up
+    from reversener.llm.local import free_port
+
+    from .backend.test_api import payload
+
+    port = free_port()
+    env = {"PORT": str(port), "HOST": "0.0.0.0", "DATA_DIR": str(tmp_path), "LLM_MODEL": "",
+           "LOCAL_MODEL_PATH": str(ensure_bundled_model(Settings().data_dir)), "LLM_CACHE": "false",
+           "LABEL_STUDIO_URL": "", "LABEL_STUDIO_API_KEY": "", "PREDICT_DEADLINE": "0"}
+    process = start([sys.executable, "-m", "backend", "serve"], env, tmp_path / "backend.log")
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", 300, process)
+        body = payload("predict")
+        body["tasks"] = body["tasks"][:1]
+        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json=body, timeout=240).json()
+        assert len(answer["results"]) == 1 and answer["results"][0]["result"], answer
+        state = json.loads((tmp_path / "llama-server.json").read_text())
+        assert state["port"] != port
+        assert _listening(state["pid"]) == {("127.0.0.1", state["port"])}  # not 0.0.0.0, not the backend's port
+    finally:
+        stop(process)
+
+
+def test_llm_serves_on_the_port_it_is_given_whatever_port_and_host_the_env_holds(tmp_path):
+    import httpx
+
+    from reversener.devtools.stack import start, stop, wait_until_up
+    from reversener.llm.local import free_port
+
+    given, other = free_port(), free_port()
+    env = {"PORT": str(other), "HOST": "0.0.0.0", "API_KEY": "would-lock-it", "DATA_DIR": str(tmp_path),
+           "LOCAL_MODEL_PATH": str(ensure_bundled_model(Settings().data_dir))}
+    process = start([sys.executable, "-m", "backend", "llm", "--port", str(given)], env, tmp_path / "llm.log")
+    try:
+        wait_until_up(f"http://127.0.0.1:{given}/v1/models", 300, process)
+        assert httpx.get(f"http://127.0.0.1:{given}/v1/models", timeout=5).status_code == 200  # no API key asked
+        assert _listening(process.pid) == {("127.0.0.1", given)}
+    finally:
+        stop(process)

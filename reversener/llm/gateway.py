@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import functools
 import heapq
 import itertools
 import json
@@ -17,32 +18,38 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-# litellm otherwise fetches its model price map from the network at import time.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-import aiohttp  # noqa: E402
-import litellm  # noqa: E402
-import openai  # noqa: E402
+from ..errors import LLMError, LLMTimeout
+from .cache import Answer, ResponseCache, cache_key
+from .client import Completion, LLMClient, LLMRequest, LLMStats, Progress, TokenLogprobs
 
-from ..errors import LLMError, LLMTimeout  # noqa: E402
-from .cache import Answer, ResponseCache, cache_key  # noqa: E402
-from .client import Completion, LLMClient, LLMRequest, LLMStats, Progress, TokenLogprobs  # noqa: E402
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["LiteLLMGateway", "stop_all"]
 
 log = logging.getLogger(__name__)
-litellm.suppress_debug_info = True
-logging.getLogger("LiteLLM").setLevel(logging.WARNING)  # it logs every call at INFO
 
-# Worth another try: the same request may succeed a moment later.
-_TRANSIENT = (
-    litellm.exceptions.Timeout,
-    litellm.exceptions.RateLimitError,
-    litellm.exceptions.APIConnectionError,
-    litellm.exceptions.InternalServerError,
-    litellm.exceptions.ServiceUnavailableError,
-    litellm.exceptions.BadGatewayError,
-)
+
+@functools.cache
+def _litellm():
+    """litellm, imported on first use: its import takes seconds, and neither the direct transport (the
+    bundled model, any OpenAI-compatible endpoint) nor a command that makes no call needs it."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else it fetches a price map at import
+    import litellm
+
+    litellm.suppress_debug_info = True
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)  # it logs every call at INFO
+    return litellm
+
+
+@functools.cache
+def _transient_errors() -> tuple[type[Exception], ...]:
+    """litellm's errors worth another try: the same request may succeed a moment later."""
+    errors = _litellm().exceptions
+    return (errors.Timeout, errors.RateLimitError, errors.APIConnectionError, errors.InternalServerError,
+            errors.ServiceUnavailableError, errors.BadGatewayError)
 
 
 class LiteLLMGateway:
@@ -78,15 +85,16 @@ class LiteLLMGateway:
         self._timeout, self._retries, self._budget = timeout, retries, retry_budget
         self._json_mode, self._cache = json_mode, cache
         self._seed, self._backoff = seed, backoff
-        self._use_n = _supports(model, "n") if use_n is None else use_n
-        self._supports_json = _supports(model, "response_format")
         compatible = bool(urls) and model.startswith(_Direct.PREFIXES)
         if transport == "direct" and not compatible:
             raise ValueError(f"LLM_TRANSPORT=direct needs an OpenAI-compatible model ({', '.join(_Direct.PREFIXES)}"
                              f"<name>) and LLM_API_BASE; got {model!r} at {api_base!r}")
         if transport not in ("litellm", "direct", "auto"):
             raise ValueError(f"unknown LLM transport {transport!r}: use litellm, direct or auto")
-        self._transport = _Direct() if transport == "direct" or (transport == "auto" and compatible) else _LiteLLM()
+        direct = transport == "direct" or (transport == "auto" and compatible)
+        self._transport: _Direct | _LiteLLM = _Direct() if direct else _LiteLLM()
+        self._use_n = self._transport.supports(model, "n") if use_n is None else use_n
+        self._supports_json = self._transport.supports(model, "response_format")
 
     # --- public ---
     def complete(
@@ -251,12 +259,22 @@ class _Transient(Exception):
 class _LiteLLM:
     """Every provider litellm knows."""
 
+    @staticmethod
+    def supports(model: str, param: str) -> bool:
+        try:
+            return param in (_litellm().get_supported_openai_params(model=model) or [])
+        except Exception:  # litellm raises assorted errors for unmapped models; then just ask plainly
+            return False
+
     async def chat(self, model: str, url: str | None, key: str | None, messages: list[dict], params: dict,
                    timeout: float) -> _Reply:
+        import openai
+
+        litellm = _litellm()
         try:
             response = await litellm.acompletion(model=model, messages=messages, api_base=url, api_key=key,
                                                  timeout=timeout, drop_params=True, num_retries=0, **params)
-        except _TRANSIENT as err:
+        except _transient_errors() as err:
             raise _Transient(type(err).__name__, str(err), isinstance(err, litellm.exceptions.Timeout)) from err
         except openai.OpenAIError as err:  # litellm's errors all derive from openai's
             raise LLMError(f"{model}: {type(err).__name__}: {err}") from err
@@ -273,8 +291,15 @@ class _Direct:
     PREFIXES = ("openai/", "hosted_vllm/")
     _session: aiohttp.ClientSession | None = None  # every gateway's, on the one shared loop
 
+    @staticmethod
+    def supports(model: str, param: str) -> bool:
+        """The OpenAI chat API has both `n` and `response_format`; a server that lacks one ignores it."""
+        return param in ("n", "response_format")
+
     async def chat(self, model: str, url: str | None, key: str | None, messages: list[dict], params: dict,
                    timeout: float) -> _Reply:
+        import aiohttp  # here, not at import: a command that makes no call should not pay for it
+
         if _Direct._session is None:  # made on the shared loop, which it lives on
             _Direct._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         name = next((model[len(p):] for p in self.PREFIXES if model.startswith(p)), model)
@@ -445,10 +470,3 @@ def _token_logprobs(choice) -> TokenLogprobs | None:
             return None  # a shape we do not know: no scores rather than wrong ones
         pairs.append((item["token"], float(item["logprob"])))
     return tuple(pairs)
-
-
-def _supports(model: str, param: str) -> bool:
-    try:
-        return param in (litellm.get_supported_openai_params(model=model) or [])
-    except Exception:  # litellm raises assorted errors for unmapped models; then just ask plainly
-        return False

@@ -8,12 +8,14 @@ This process gives that module a log-softmax that computes only the rows read, a
 ranks (log-probability, token id) pairs with numpy and returns the 20 best (the OpenAI API's most
 `top_logprobs`), for the one call shape it ranks them with; any other call is the builtin. Answers and
 their log-probabilities are unchanged. Run as `python -m reversener.llm.llama_server` with
-llama_cpp.server's arguments.
+llama_cpp.server's arguments, which are then the only settings it reads (see `isolate`).
 """
 
 from __future__ import annotations
 
 import builtins
+import os
+from collections.abc import MutableMapping
 
 import llama_cpp.llama
 import numpy as np
@@ -73,8 +75,23 @@ def patch() -> None:
     llama_cpp.llama.Llama.logits_to_logprobs = staticmethod(_logprobs)
 
 
+def isolate(environ: MutableMapping[str, str]) -> list[str]:
+    """Remove what llama_cpp.server would read from the environment ahead of or beside its arguments,
+    and return the names removed. It binds HOST and PORT over --host and --port, so a backend started
+    with PORT=9090 had its model server take the backend's own port; its settings classes also read
+    every field (API_KEY, N_CTX, ...) from the environment when no argument names it."""
+    from llama_cpp.server.settings import Settings
+
+    names = {name.upper() for name in Settings.model_fields} | {"HOST", "PORT", "CONFIG_FILE"}
+    removed = [key for key in environ if key.upper() in names]
+    for key in removed:
+        del environ[key]
+    return removed
+
+
 if __name__ == "__main__":
     from llama_cpp.server.__main__ import main
 
+    isolate(os.environ)
     patch()
     main()

@@ -88,6 +88,7 @@ class LocalLLMServer:
         self.model_path, self.data_dir, self.module = model_path, data_dir, module
         self.threads, self.context, self.start_timeout = threads, context, start_timeout
         self._state = data_dir / "llama-server.json"
+        self.log_path = data_dir / "llama-server.log"
         self._process: subprocess.Popen | None = None
         self.api_base: str | None = None
 
@@ -127,7 +128,7 @@ class LocalLLMServer:
     def _spawn(self) -> str:
         port = free_port()
         command = server_command(self.model_path, "127.0.0.1", port, self.threads, self.context, self.module)
-        log_file = (self.data_dir / "llama-server.log").open("ab")
+        log_file = self.log_path.open("ab")
         self._process = subprocess.Popen(
             command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
@@ -138,12 +139,16 @@ class LocalLLMServer:
         while not _answers(base):
             if self._process.poll() is not None:
                 raise LocalModelError(
-                    f"the llama.cpp server exited with code {self._process.returncode}; "
-                    f"see {self.data_dir / 'llama-server.log'} (is llama-cpp-python[server] installed?)"
+                    f"the llama.cpp server exited with code {self._process.returncode} (is "
+                    f"llama-cpp-python[server] installed?); its log, {self.log_path}, ends with: {_tail(self.log_path)}"
                 )
             if time.monotonic() > deadline:
+                found = _found_on(port)
                 self.stop()
-                raise LocalModelError(f"the llama.cpp server did not answer within {self.start_timeout:.0f}s")
+                raise LocalModelError(
+                    f"the llama.cpp server did not answer at {base} within {self.start_timeout:.0f}s; "
+                    f"on port {port}: {found}; its log, {self.log_path}, ends with: {_tail(self.log_path)}"
+                )
             time.sleep(0.5)
         self._state.write_text(json.dumps({"pid": self._process.pid, "port": port, "model": str(self.model_path)}))
         log.info("local LLM server up at %s (pid %d)", base, self._process.pid)
@@ -180,6 +185,32 @@ def _alive(pid: int) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def _found_on(port: int) -> str:
+    """What listens on a loopback port, in words, for an error message."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+    except OSError:
+        return "nothing listens"
+    try:
+        status = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code
+    except httpx.HTTPError as err:
+        return f"something listens but does not answer HTTP ({type(err).__name__})"
+    return f"something answers HTTP {status} at /v1/models"
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    """The last lines of a log file, joined on one line; the log is the server's only account."""
+    try:
+        with path.open("rb") as log_file:
+            log_file.seek(max(0, path.stat().st_size - 4096))
+            text = log_file.read().decode("utf-8", "replace")
+    except OSError as err:
+        return f"(unreadable: {err})"
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) or "(empty)"
 
 
 def _answers(base: str) -> bool:
