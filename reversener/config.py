@@ -10,7 +10,7 @@ __all__ = ["MethodConfig"]
 
 
 class MethodConfig(BaseModel):
-    """Hyper-parameters of ReverseNER; the README says why each default is what it is."""
+    """Hyper-parameters of ReverseNER; docs/method.md (Why these defaults) says why each default is what it is."""
 
     feature_sentences: int = Field(16, ge=1, description="k: clusters, so feature sentences, per library.")
     entities_per_type: int = Field(12, ge=1, description="Entities the LLM invents per type.")
