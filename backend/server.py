@@ -47,7 +47,7 @@ class BackendServer(BaseApplication):
     def load(self):
         context = Context(self.settings)
         app = create_app(context)  # in each worker, after the fork; stop_background() finds its context
-        # Load the embedder now, not in the first click's deadline (~10 s on 2 cores).
+        # Load the embedder now, not in the first click's deadline (docs/label-studio.md, Every click).
         threading.Thread(target=context.runtime.embedder.embed, args=(["warm-up"],), name="warm-up",
                          daemon=True).start()
         return app

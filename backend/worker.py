@@ -12,7 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
-from . import jobs, prelabel  # noqa: F401 - the jobs' modules, imported once here and not in each job's fork (2.6 s)
+from . import jobs, prelabel  # noqa: F401 - the jobs' modules, imported once here and not in each job's fork
 from .context import QUEUE, Context
 
 __all__ = ["PromptUnsubscribe", "StoppableWorker", "run_worker"]

@@ -34,7 +34,7 @@ from .common import DATASETS, RESULTS, figure, gain, llm_overrides, machine, rea
 PAPER = {"combine_zero_shot": False}  # ReverseNER as the paper has it: only the answer with demonstrations
 
 # row -> (mode, method settings that differ from the defaults). The ablations change one part of the
-# paper's method; the last row is the default method (docs/benchmarks.md says why).
+# paper's method; the last row is the default method (docs/method.md, Where the demonstrations help, says why).
 ROWS: dict[str, tuple[str, dict]] = {
     "zero-shot": ("zero-shot", {}),
     "zero-shot + SC": ("zero-shot", {"samples": 3}),

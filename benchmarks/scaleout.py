@@ -6,7 +6,7 @@ pre-labels a fresh project copy of the same tasks, from the enqueue to the last 
 Ideal = workers x LLM_CONCURRENCY / latency: each worker runs one page at a time, and a page keeps
 LLM_CONCURRENCY calls in flight.
 
-    .venv/bin/python -m benchmarks.scaleout            # about 3 minutes here
+    .venv/bin/python -m benchmarks.scaleout            # minutes; docs/benchmarks.md gives the last run's time
     .venv/bin/python -m benchmarks.scaleout --smoke    # the smallest setting; CI runs it
 """
 

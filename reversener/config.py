@@ -10,37 +10,46 @@ __all__ = ["MethodConfig"]
 
 
 class MethodConfig(BaseModel):
-    """Hyper-parameters of ReverseNER; the README says why each default is what it is."""
+    """Hyper-parameters of ReverseNER; docs/method.md (Why these defaults) says why each default is what it is."""
 
     feature_sentences: int = Field(16, ge=1, description="k: clusters, so feature sentences, per library.")
     entities_per_type: int = Field(12, ge=1, description="Entities the LLM invents per type.")
     entities_per_example: int = Field(2, ge=1, description="Most entities put into one reverse sentence.")
     examples_per_feature: int = Field(2, ge=1, description="Reverse sentences written per feature sentence.")
-    demonstrations: int = Field(4, ge=0, description="m: nearest generated examples shown per text.")
+    demonstrations: int = Field(
+        4, ge=0, description="m: nearest generated examples shown per text. While the library holds no more than "
+        "one prompt shows (m generated examples, HUMAN_DEMONSTRATIONS corrections, the NEGATIVE_SHARE cap), every "
+        "text is shown all of it, corrections nearest the question, and no text is embedded.",
+    )
     human_demonstrations: int = Field(
         2, ge=0, description="Nearest human corrections shown per text, in addition to the m generated examples.",
     )
     negative_share: float = Field(
         0.25, ge=0, lt=1,
-        description="Most share of entity-free examples in a library build and among one text's demonstrations.",
+        description="Most share of entity-free examples in a library build and among one text's demonstrations "
+        "(so 1 of m = 4): the small model copies empty answers when they dominate.",
     )
-    samples: int = Field(1, ge=1, description="s: answers sampled per text for self-consistency.")
+    samples: int = Field(1, ge=1, description="s: answers sampled per text for self-consistency (1 = greedy, no vote).")
     temperature: float = Field(0.7, ge=0, description="Sampling temperature when samples > 1.")
     vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")
     min_score: float = Field(
         0.25, ge=0, le=1,
-        description="Entities scored below this are dropped (score: token probability, or vote share when samples > 1).",
+        description="Entities scored below this are dropped (score: token probability, or vote share when samples "
+        "> 1); 0 keeps every entity.",
     )
     combine_zero_shot: bool = Field(
-        True, description="Also ask each text without demonstrations; keep what both answers say, and what "
-        "either alone scores at least combine_min_score (the only variant that beat both the paper's method and "
-        "zero-shot on both data sets; off halves the LLM calls).",
+        True, description="Also ask each text without demonstrations (one more call, with a shorter prompt); keep "
+        "what both answers say, and what either alone scores at least COMBINE_MIN_SCORE (the only variant whose "
+        "gain over zero-shot had its 95% interval above zero on both data sets; off halves the LLM calls).",
     )
-    combine_min_score: float = Field(0.5, ge=0, le=1, description="See combine_zero_shot.")
+    combine_min_score: float = Field(0.5, ge=0, le=1, description="See COMBINE_ZERO_SHOT.")
     max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")
-    max_chunk_chars: int = Field(1000, ge=100, description="Longer texts are split into chunks this size.")
+    max_chunk_chars: int = Field(
+        1000, ge=100, description="Longer texts are split into sentence chunks of at most this size."
+    )
     max_chunks: int = Field(
-        64, ge=1, description="Most chunks predicted per text; the rest of a longer text is reported, not predicted."
+        64, ge=1, description="Most chunks predicted per text: a longer text gets predictions for its beginning, "
+        "and a message says how much of it was predicted."
     )
     seed: int = Field(0, description="Seed for clustering and entity sampling.")
     feature_strategy: Literal["cluster", "random"] = Field(
@@ -52,7 +61,8 @@ class MethodConfig(BaseModel):
         "the feature sentence, or have the LLM rewrite the feature sentence around given entities.",
     )
     verify_templates: bool = Field(
-        False, description="Refuse a template whose slot type differs from the zero-shot type of the name it replaced.",
+        False, description="Refuse a template whose slot type differs from the zero-shot type of the name it replaced "
+        "(one zero-shot call per feature sentence, usually cached).",
     )
     demo_strategy: Literal["nearest", "random"] = Field(
         "nearest", description="How demonstrations are picked (random is an ablation)."

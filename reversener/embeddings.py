@@ -77,12 +77,11 @@ class SentenceTransformerEmbedder:
 
 class BatchingEmbedder:
     """Embeds in one batch what concurrent callers ask within `window` seconds of each other. The
-    backend predicts each task in a thread of its own, and MiniLM costs 19 ms of CPU for one short
-    text alone but 6 ms in a batch (one thread; benchmarks/speed.py). A call of `max_batch` texts
-    or more goes straight through. Batches of at most 16: a large /predict's first LLM calls wait
-    for its first batch (344 ms before the first call for 512 tasks at 64, 88 ms at 16, and 0.86
-    against 0.91 of ideal throughput with 64 calls in flight), and a longer batch pads more, so it
-    saves no CPU per text."""
+    backend predicts each task in a thread of its own, and MiniLM spends several times more CPU on
+    one short text alone than per text in a batch. A call of `max_batch` texts or more goes straight
+    through. Batches of at most 16: a large /predict's first LLM calls wait for its first batch, so
+    a larger one delays them and lowered throughput, and a longer batch pads more, so it saves no
+    CPU per text (docs/configuration.md, The engine, has the figures)."""
 
     def __init__(self, inner: Embedder, window: float = 0.003, max_batch: int = 16) -> None:
         self.inner, self.name = inner, inner.name

@@ -85,7 +85,7 @@ class ExampleLibrary:
         """The m most similar generated examples and the `humans` most similar human corrections, most
         similar first (ties: human first, then by id; a vector of None ties all). Separate quotas: a
         correction from another document must not displace the generated example that copies this
-        text's structure, which cost F1 when they competed (docs/benchmarks.md). At most
+        text's structure, which cost F1 when they competed (docs/method.md, Why these defaults). At most
         `max_negatives` of them all without entities: a prompt of mostly empty answers teaches a small
         model to answer empty."""
         room = {False: max(m, 0), True: max(humans, 0)}  # keyed by "is human"

@@ -243,5 +243,6 @@ def _complete_into(replies: list, index: int, llm: LLMClient, requests: list[LLM
 def _ordered(shots: list[Example]) -> list[Example]:
     """Entity-free demonstrations first, the rest as given (least similar first, so the most similar
     sits next to the question, where small models attend most). A small model copies the answer
-    nearest the question: with an empty one there, tweets lost all their entities (README, Why these defaults)."""
+    nearest the question: with an empty one there, tweets lost all their entities (docs/method.md, Why these
+    defaults)."""
     return sorted(shots, key=lambda example: bool(example.spans))

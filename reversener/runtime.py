@@ -32,8 +32,8 @@ class Runtime:
 
     @cached_property
     def embedder(self) -> Embedder:
-        # One torch thread: a batch cost 6 ms of CPU per text on one thread and 8 ms on two, and
-        # beside the bundled llama.cpp server a second thread only spins (README, Speed).
+        # One torch thread: a second costs more CPU per text than it saves, and beside the bundled
+        # llama.cpp server it only spins against it (docs/configuration.md, EMBEDDING_THREADS).
         embedder = SentenceTransformerEmbedder(self.settings.embedding_model,
                                                threads=self.settings.embedding_threads or 1,
                                                dtype=self.settings.embedding_dtype)

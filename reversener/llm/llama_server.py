@@ -1,14 +1,15 @@
 """llama-cpp-python's OpenAI-compatible server, with its log-probabilities made affordable.
 
-llama-cpp-python 0.3 spends seconds per answer on log-probabilities, outside the model:
+llama-cpp-python 0.3 spends most of an answer's time on log-probabilities, outside the model:
 - it takes the log-softmax of the logits of every position in the context, prompt included, to read
-  those of the answer's tokens: 1.5 s for a 500-token prompt (152k-entry vocabulary of Qwen2.5);
+  those of the answer's tokens, a cost that grows with the prompt and Qwen2.5's 152k-entry vocabulary;
 - for every answer token it sorts the whole vocabulary in Python to read its few most likely entries.
 This process gives that module a log-softmax that computes only the rows read, and a `sorted` that
 ranks (log-probability, token id) pairs with numpy and returns the 20 best (the OpenAI API's most
 `top_logprobs`), for the one call shape it ranks them with; any other call is the builtin. Answers and
-their log-probabilities are unchanged. Run as `python -m reversener.llm.llama_server` with
-llama_cpp.server's arguments, which are then the only settings it reads (see `isolate`).
+their log-probabilities are unchanged (docs/method.md, Log-probabilities on every call, has the
+figures). Run as `python -m reversener.llm.llama_server` with llama_cpp.server's arguments, which are then
+the only settings it reads (see `isolate`).
 """
 
 from __future__ import annotations
