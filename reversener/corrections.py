@@ -1,0 +1,137 @@
+"""What an annotator changed in a prediction, and the names a project's corrections teach.
+
+`diff` compares the spans the model predicted for a text with the spans an annotator submitted:
+each region is accepted, retyped, rebounded, deleted (a false positive) or added (a miss).
+`NameMemory` gathers, over a project's corrections, how annotators labeled each name, and applies
+that to a later prediction: a name labeled one way is labeled so wherever it occurs verbatim, and a
+name annotators only ever deleted is not predicted again. Pure data: the backend stores the votes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .types import Span
+
+__all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "occurrences", "NOT_AN_ENTITY"]
+
+EditKind = Literal["accepted", "retyped", "rebounded", "deleted", "added"]
+NOT_AN_ENTITY = ""  # the vote of an annotator who deleted a predicted name
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One region's fate: `span` as submitted (None when deleted), `was` as predicted (None when added)."""
+
+    kind: EditKind
+    span: Span | None
+    was: Span | None
+
+
+def diff(predicted: Iterable[Span], annotated: Iterable[Span]) -> list[Edit]:
+    """Each predicted and each submitted region paired once: same offsets first, then largest overlaps first."""
+    left = sorted(set(s.key for s in predicted))
+    right = sorted(set(s.key for s in annotated))
+    edits: list[Edit] = []
+    for key in [k for k in right if k in left]:
+        edits.append(Edit("accepted", Span(*key), Span(*key)))
+        left.remove(key)
+        right.remove(key)
+    for start, end, label in list(right):
+        same = [k for k in left if k[:2] == (start, end)]
+        if same:
+            edits.append(Edit("retyped", Span(start, end, label), Span(*same[0])))
+            left.remove(same[0])
+            right.remove((start, end, label))
+    pairs = sorted(((min(r[1], k[1]) - max(r[0], k[0]), r, k) for r in right for k in left), reverse=True)
+    for overlap, now, was in pairs:
+        if overlap > 0 and now in right and was in left:
+            edits.append(Edit("rebounded", Span(*now), Span(*was)))
+            left.remove(was)
+            right.remove(now)
+    edits += [Edit("deleted", None, Span(*k)) for k in left]
+    edits += [Edit("added", Span(*k), None) for k in right]
+    return sorted(edits, key=lambda e: (e.span or e.was).key)  # type: ignore[union-attr]
+
+
+def votes(text: str, edits: Iterable[Edit]) -> dict[str, str]:
+    """What one annotation says about names: name -> its label, or NOT_AN_ENTITY for a predicted name
+    the annotator deleted and labeled nowhere in the text."""
+    said: dict[str, str] = {}
+    for edit in edits:
+        if edit.span is not None:
+            said[text[edit.span.start : edit.span.end]] = edit.span.label
+    for edit in edits:
+        if edit.kind == "deleted" and edit.was is not None:
+            said.setdefault(text[edit.was.start : edit.was.end], NOT_AN_ENTITY)
+    return {name: label for name, label in said.items() if name.strip() == name and name}
+
+
+class NameMemory:
+    """A project's names and what its annotators said of them, one vote per annotation and name.
+
+    A name is applied only where annotators agree on it by at least `min_agreement`; its regions'
+    score is that agreement."""
+
+    def __init__(self, annotations: Iterable[Mapping[str, str]] = (), min_agreement: float = 0.75) -> None:
+        self.min_agreement = min_agreement
+        self._votes: dict[str, Counter[str]] = {}
+        for said in annotations:
+            for name, label in said.items():
+                self._votes.setdefault(name, Counter())[label] += 1
+
+    def __len__(self) -> int:
+        return len(self._votes)
+
+    def verdict(self, name: str) -> tuple[str, float, int] | None:
+        """(label or NOT_AN_ENTITY, agreement, votes) for a name annotators agree on; None otherwise."""
+        counts = self._votes.get(name)
+        if not counts:
+            return None
+        label, top = counts.most_common(1)[0]
+        total = sum(counts.values())
+        return (label, top / total, total) if top / total >= self.min_agreement else None
+
+    def known(self) -> dict[str, tuple[str, float, int]]:
+        """Every name with a verdict, longest first."""
+        found = {name: v for name in self._votes if (v := self.verdict(name)) is not None}
+        return dict(sorted(found.items(), key=lambda item: (-len(item[0]), item[0])))
+
+    def apply(self, text: str, spans: Sequence[Span], types: Iterable[str] | None = None) -> Recalled:
+        """`spans` with the memory's verdicts: deleted names dropped, known names labeled at every
+        verbatim occurrence (word boundaries, case as written) unless inside a longer predicted name."""
+        allowed = None if types is None else set(types)
+        known = {n: v for n, v in self.known().items() if allowed is None or v[0] in allowed or not v[0]}
+        kept = [s for s in spans if known.get(text[s.start : s.end], ("-",))[0] != NOT_AN_ENTITY]
+        dropped = len(spans) - len(kept)
+        taken: list[Span] = []
+        for name, (label, agreement, _) in known.items():
+            if label == NOT_AN_ENTITY:
+                continue
+            for start, end in occurrences(text, name):
+                if any(s.start < end and start < s.end for s in taken):
+                    continue  # a longer remembered name holds it already
+                if any(s.start <= start and end <= s.end and (s.start, s.end) != (start, end) for s in kept):
+                    continue  # part of a longer name the model found
+                kept = [s for s in kept if not (s.start < end and start < s.end)]
+                taken.append(Span(start, end, label, agreement))
+        return Recalled(tuple(sorted(kept + taken)), frozenset(s.key for s in taken), dropped)
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """A prediction after the memory: its spans, which of them the memory set, how many it dropped."""
+
+    spans: tuple[Span, ...]
+    remembered: frozenset[tuple[int, int, str]]
+    dropped: int
+
+
+def occurrences(text: str, name: str) -> list[tuple[int, int]]:
+    """Where `name` occurs in `text` as written, not inside a longer word."""
+    pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
