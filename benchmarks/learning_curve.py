@@ -62,6 +62,16 @@ def annotation_created(task_id: int, sentence: Sentence, config: str) -> dict:
     }
 
 
+def draw(dataset: str, sample: int, seed: int, corrections: int) -> tuple[list[Sentence], list[Sentence]]:
+    """The held-apart sentences (the quality sample) and, in the order sent, the sentences annotators
+    correct: a seeded draw of the others."""
+    sentences = read_conll(DATASETS[dataset])
+    held = pick_sentences(sentences, sample=sample, seed=seed)
+    held_texts = {g.text for g in held}
+    rest = [s for s in sentences if s.text not in held_texts]
+    return held, [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))[:corrections]]
+
+
 def run(
     dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
     steps: Annotated[str, typer.Option(help="Corrections sent before each measurement.")] = "0,10,25,50,100",
@@ -82,11 +92,7 @@ def run(
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     checkpoints = sorted({int(s) for s in steps.split(",")})
-    sentences = read_conll(DATASETS[dataset])
-    held = pick_sentences(sentences, sample=sample, seed=seed)
-    held_texts = {g.text for g in held}
-    rest = [s for s in sentences if s.text not in held_texts]
-    pool = [rest[i] for i in np.random.default_rng(seed).permutation(len(rest))[: checkpoints[-1]]]
+    held, pool = draw(dataset, sample, seed, checkpoints[-1])
     types = resolve_types(sorted({s.label for g in held for s in g.spans}))
     config = label_config(types)
     quality = read_json(quality_path(dataset, sample), {})

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from backend.label_config import parse_label_config
-from benchmarks import learning_curve, quality
+from benchmarks import learning_curve, memory, quality
 from benchmarks.common import DATASETS
 from reversener.definitions import resolve_types
 from reversener.devtools.fake_answers import answer
@@ -35,6 +35,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setitem(DATASETS, "tiny", conll)
     monkeypatch.setattr(quality, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(learning_curve, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(memory, "RESULTS", tmp_path / "results")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LLM_API_KEY", "sk-test")
     with FakeOpenAIServer(answer) as server:
@@ -104,6 +105,22 @@ def test_the_learning_curve_sends_corrections_as_webhooks_and_they_raise_f1(tiny
     _curve(server, "0,4,8,10")  # finished points are kept: only the new one is predicted
     assert predicts == [4, 4, 4, 4]
     assert json.loads((results / "learning-tiny.json").read_text())["points"]["10"]["f1"] == 1.0
+
+
+def test_the_memory_benchmark_rescores_the_recorded_curve_with_the_names_corrections_taught(tiny, predicts):
+    server, results = tiny
+    quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    _curve(server)
+    calls = len(server.requests)
+    memory.run("tiny")
+    assert len(server.requests) == calls  # offline: no LLM call
+    rows = json.loads((results / "memory-tiny.json").read_text())["rows"]
+    assert list(rows) == ["random 0", "random 4", "random 8", "in order"]
+    assert rows["random 0"]["with"]["f1"] == rows["random 0"]["without"]["f1"]
+    # Point 0 misses "Zorblat Qu" and "Vexmoor"; every held sentence but the corpus's first comes after a
+    # corrected one that labels them, and the memory labels them there.
+    assert rows["in order"]["without"]["recall"] == pytest.approx(1 / 3)
+    assert rows["in order"]["with"]["recall"] > 0.9 and rows["in order"]["with"]["precision"] == 1.0
 
 
 def test_a_stopped_learning_curve_resumes_where_it_stopped(tiny, predicts, monkeypatch):
