@@ -13,15 +13,24 @@ the results file); finished rows keep every sentence's predictions for error ana
 from __future__ import annotations
 
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
-from reversener.evaluation import (EvalRow, at_min_score, compose, eval_library, gold_types, per_sentence,
-                                  pick_sentences, replay, sentences_from)
+from reversener.evaluation import (
+    EvalRow,
+    at_min_score,
+    compose,
+    eval_library,
+    gold_types,
+    per_sentence,
+    pick_sentences,
+    replay,
+    sentences_from,
+)
 from reversener.library import ExampleLibrary
 from reversener.llm.client import LLMStats
 from reversener.readers import read_conll
@@ -69,8 +78,8 @@ def run(
     rows: Annotated[str, typer.Option(help="Comma-separated rows, or 'all'.")] = "all",
     sample: Annotated[int, typer.Option(min=1, help="Sentences in the seeded random sample.")] = DEFAULT_SAMPLE,
     seed: int = 0,
-    llm_model: Annotated[Optional[str], typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
-    llm_api_base: Optional[str] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
+    llm_api_base: str | None = None,
     force: Annotated[bool, typer.Option(help="Rerun rows already in the results file.")] = False,
     rescore: Annotated[bool, typer.Option(help="Read finished rows again from the cached answers to their recorded "
                                                "requests (no LLM calls), after a change to parsing, scoring or "

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import httpx
 import psutil
@@ -230,7 +230,7 @@ def measure_build_cost(api_base: str, config: dict) -> list[dict]:
 
 def run(
     smoke: Annotated[bool, typer.Option(help="The smallest setting (CI's smoke test).")] = False,
-    output: Annotated[Optional[Path], typer.Option(help="JSON path; the plot goes beside it.")] = None,
+    output: Annotated[Path | None, typer.Option(help="JSON path; the plot goes beside it.")] = None,
 ) -> None:
     """Measure, print a table, write JSON and a plot."""
     config = SMOKE if smoke else FULL

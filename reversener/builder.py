@@ -15,8 +15,8 @@ from .features import feature_candidates
 from .library import ExampleLibrary
 from .llm.client import LLMClient, Progress
 from .prompts import templates_hash
-from .reverse import plan_examples, write_reverse_sentences
 from .recognizer import Recognizer
+from .reverse import plan_examples, write_reverse_sentences
 from .reverse_template import Verify, squash, template_examples
 from .types import Example
 

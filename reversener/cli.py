@@ -8,7 +8,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,9 +35,9 @@ console = Console(stderr=True)
 
 TypesOpt = Annotated[str, typer.Option("--types", "-t", help="Comma-separated entity types.")]
 EXISTING = {"exists": True, "dir_okay": False, "readable": True}  # typer says what is wrong, not a traceback
-DefsOpt = Annotated[Optional[Path], typer.Option(help="JSON file mapping type -> definition.", **EXISTING)]
-SamplesOpt = Annotated[Optional[int], typer.Option(help="Self-consistency samples (env SAMPLES).")]
-DemosOpt = Annotated[Optional[int], typer.Option(help="Demonstrations per text (env DEMONSTRATIONS).")]
+DefsOpt = Annotated[Path | None, typer.Option(help="JSON file mapping type -> definition.", **EXISTING)]
+SamplesOpt = Annotated[int | None, typer.Option(help="Self-consistency samples (env SAMPLES).")]
+DemosOpt = Annotated[int | None, typer.Option(help="Demonstrations per text (env DEMONSTRATIONS).")]
 
 
 @app.callback()
@@ -113,7 +113,7 @@ def build_library_cmd(
 def annotate(
     input: Annotated[Path, typer.Argument(help="Tasks: Label Studio JSON, JSONL or plain text.", **EXISTING)],
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("predictions.json"),
-    library: Annotated[Optional[Path], typer.Option(help="A library file; else one is built from INPUT.")] = None,
+    library: Annotated[Path | None, typer.Option(help="A library file; else one is built from INPUT.")] = None,
     zero_shot: Annotated[bool, typer.Option(help="No demonstrations: the baseline.")] = False,
     allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed (they get no prediction).")] = False,
     types: TypesOpt = "PER,ORG,LOC,MISC",
@@ -180,15 +180,15 @@ def _check_writable(path: Path) -> None:
 @app.command("eval")
 def eval_cmd(
     conll: Annotated[Path, typer.Argument(help="Gold data in CoNLL format (IOB1 or IOB2).", **EXISTING)],
-    limit: Annotated[Optional[int], typer.Option(help="Use the first N sentences.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="Use a seeded random sample of N sentences.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N sentences.")] = None,
+    sample: Annotated[int | None, typer.Option(help="Use a seeded random sample of N sentences.")] = None,
     offset: int = 0,
     seed: int = 0,
     mode: Annotated[str, typer.Option(help="zero-shot, reversener or both.")] = "both",
     definitions: DefsOpt = None,
     samples: SamplesOpt = None,
     demonstrations: DemosOpt = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write rows as JSON.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write rows as JSON.")] = None,
 ) -> None:
     """Score zero-shot and ReverseNER on gold data: strict micro-F1 and LLM cost per sentence."""
     if output:

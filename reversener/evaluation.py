@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .builder import BuildReport, build_library
+from .confidence import above, task_score, weakest
 from .config import MethodConfig
 from .definitions import resolve_types
 from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
-from .confidence import above, task_score, weakest
 from .recognizer import FAILED, Prediction, Recognizer
 from .types import Example, Sentence, Span
 

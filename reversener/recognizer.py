@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .align import align
-from .config import MethodConfig
-from .confidence import above, answer_confidence, score_mentions, task_score, weakest
 from .combine import combine
+from .confidence import above, answer_confidence, score_mentions, task_score, weakest
+from .config import MethodConfig
 from .consistency import vote
 from .embeddings import Embedder
 from .errors import ParseError

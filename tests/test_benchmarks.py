@@ -214,7 +214,7 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     cost.main()
     report.main()
     doc = (results / "benchmarks.md").read_text()
-    assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
+    assert "| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
     assert "| random features | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     # An ablation is read against the paper's method on the same sentences, with its paired interval.
     assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): reversener \+ SC [+-]\d+\.\d "

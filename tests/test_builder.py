@@ -5,8 +5,8 @@ from __future__ import annotations
 from reversener.builder import build_library
 from reversener.config import MethodConfig
 from reversener.definitions import resolve_types
-
 from reversener.devtools.fake_answers import answer
+
 from .scripted_llm import FakeEmbedder, ScriptedLLM
 
 TEXTS = [

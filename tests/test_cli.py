@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reversener.cli import app
-from reversener.library import ExampleLibrary
-
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
+from reversener.library import ExampleLibrary
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()

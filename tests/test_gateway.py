@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 from reversener.errors import LLMError, LLMTimeout
 from reversener.llm.cache import ResponseCache
 from reversener.llm.client import LLMRequest
 from reversener.llm.gateway import LiteLLMGateway
-
-from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
-
 
 TRANSPORT = {"name": "litellm"}
 

@@ -11,6 +11,7 @@ import pytest
 from reversener.errors import LibraryError
 from reversener.library import FORMAT, ExampleLibrary
 from reversener.types import Example, Span
+
 from .scripted_llm import FakeEmbedder
 
 TYPES = {"PER": "people.", "LOC": "places."}

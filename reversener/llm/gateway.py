@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 # litellm otherwise fetches its model price map from the network at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-import aiohttp  # noqa: E402
-import litellm  # noqa: E402
-import openai  # noqa: E402
+import aiohttp
+import litellm
+import openai
 
-from ..errors import LLMError, LLMTimeout  # noqa: E402
-from .cache import Answer, ResponseCache, cache_key  # noqa: E402
-from .client import Completion, LLMClient, LLMRequest, LLMStats, Progress, TokenLogprobs  # noqa: E402
+from ..errors import LLMError, LLMTimeout
+from .cache import Answer, ResponseCache, cache_key
+from .client import Completion, LLMClient, LLMRequest, LLMStats, Progress, TokenLogprobs
 
 __all__ = ["LiteLLMGateway", "stop_all"]
 
@@ -284,7 +284,7 @@ class _Direct:
                                           json={"model": name, "messages": messages, **params},
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status, body = response.status, await response.text()
-        except asyncio.TimeoutError as err:
+        except TimeoutError as err:
             raise _Transient("Timeout", f"no answer within {timeout:.0f}s", timeout=True) from err
         except aiohttp.ClientError as err:
             raise _Transient("APIConnectionError", str(err)) from err

