@@ -201,7 +201,7 @@ def plot() -> None:
     if not curves:
         return
     with figure(RESULTS / "learning_curve.png") as (ax,):
-        for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b")):
+        for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b"), strict=False):
             points = finished_points(results)
             x = [p["corrections"] for p in points]
             ax.plot(x, [p["f1"] for p in points], "o-", color=color, label=f"{dataset}: ReverseNER + corrections")

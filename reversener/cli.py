@@ -38,11 +38,13 @@ EXISTING = {"exists": True, "dir_okay": False, "readable": True}  # typer says w
 DefsOpt = Annotated[Path | None, typer.Option(help="JSON file mapping type -> definition.", **EXISTING)]
 SamplesOpt = Annotated[int | None, typer.Option(help="Self-consistency samples (env SAMPLES).")]
 DemosOpt = Annotated[int | None, typer.Option(help="Demonstrations per text (env DEMONSTRATIONS).")]
+PartialOpt = Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed (they get no prediction).")]
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 def _types(types: str, definitions: Path | None) -> dict[str, str]:
@@ -115,7 +117,7 @@ def annotate(
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("predictions.json"),
     library: Annotated[Path | None, typer.Option(help="A library file; else one is built from INPUT.")] = None,
     zero_shot: Annotated[bool, typer.Option(help="No demonstrations: the baseline.")] = False,
-    allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed (they get no prediction).")] = False,
+    allow_partial: PartialOpt = False,
     types: TypesOpt = "PER,ORG,LOC,MISC",
     definitions: DefsOpt = None,
     text_key: str = "text",
@@ -157,7 +159,8 @@ def annotate(
                                           found.score)]
     _write_json(output, tasks)
     spans = sum(len(p.spans) for p in predictions if not p.error)
-    console.print(f"{len(tasks) - len(failed)} of {len(tasks)} tasks predicted, {spans} entities ({version}) -> {output}")
+    console.print(f"{len(tasks) - len(failed)} of {len(tasks)} tasks predicted, {spans} entities ({version}) "
+                  f"-> {output}")
     if failed:
         shown = ", ".join(map(str, failed[:20])) + (" ..." if len(failed) > 20 else "")
         console.print(f"[red]{len(failed)} tasks failed and have no prediction:[/red] {shown}")
@@ -222,14 +225,18 @@ def _print_rows(rows, model: str) -> None:
 
 
 @library_app.command("show")
-def library_show(path: Annotated[Path, typer.Argument(**EXISTING)], examples: Annotated[int, typer.Option(help="How many to print.")] = 10) -> None:
+def library_show(
+    path: Annotated[Path, typer.Argument(**EXISTING)],
+    examples: Annotated[int, typer.Option(help="How many to print.")] = 10,
+) -> None:
     """Summary of a library and its first examples."""
     lib = ExampleLibrary.load(path)
     console.print(f"version {lib.version}, {len(lib)} examples {lib.counts()}, types {list(lib.types)}, "
                   f"embedder {lib.embedder}, llm {lib.meta.get('llm', '?')}")
     table = Table("source", "text", "entities")
     for example in list(lib)[:examples]:
-        table.add_row(example.source, example.text, ", ".join(f"{m.text} [{m.type}]" for m in example.sentence.mentions()))
+        mentions = ", ".join(f"{m.text} [{m.type}]" for m in example.sentence.mentions())
+        table.add_row(example.source, example.text, mentions)
     Console().print(table)
 
 

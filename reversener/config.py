@@ -29,7 +29,8 @@ class MethodConfig(BaseModel):
     vote_threshold: float = Field(0.5, gt=0, le=1, description="Min vote share for an entity to be kept.")
     min_score: float = Field(
         0.25, ge=0, le=1,
-        description="Entities scored below this are dropped (score: token probability, or vote share when samples > 1).",
+        description="Entities scored below this are dropped "
+                    "(score: token probability, or vote share when samples > 1).",
     )
     combine_zero_shot: bool = Field(
         True, description="Also ask each text without demonstrations; keep what both answers say, and what "

@@ -217,6 +217,7 @@ def run_mode(
 
 
 def _build_dict(build: BuildReport, build_cost: dict[str, float]) -> dict:
-    return {"feature_sentences": len(build.feature_sentences), "entities": {t: len(v) for t, v in build.entities.items()},
+    return {"feature_sentences": len(build.feature_sentences),
+            "entities": {t: len(v) for t, v in build.entities.items()},
             "planned": build.planned, "kept": build.kept, "rejected": dict(build.rejected),
             "cost": cost(build_cost, 1) | {"per": "build"}}

@@ -124,7 +124,7 @@ class Recognizer:
             demos += shots
             asked = [self.requests_for(text, s) for text, s in zip(piece, shots, strict=True)]
             flat = [request for requests in asked for request in requests]
-            done = None if progress is None else (lambda n, width=len(asked[0]): progress(n / width))
+            done = None if progress is None else _scaled(progress, 1 / len(asked[0]))
             if len(slices) == 1:  # one slice (a backend task): no thread at all
                 replies[k] = self.llm.complete(flat, done)
                 continue
@@ -238,6 +238,11 @@ def _complete_into(replies: list, index: int, llm: LLMClient, requests: list[LLM
         replies[index] = llm.complete(requests, progress)
     except BaseException as err:  # handed to the calling thread, which raises it
         replies[index] = err
+
+
+def _scaled(progress: Progress, share: float) -> Progress:
+    """Advances `progress` by `share` per item, so a bar counts texts while the LLM reports requests."""
+    return lambda n: progress(n * share)
 
 
 def _ordered(shots: list[Example]) -> list[Example]:
