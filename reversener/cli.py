@@ -145,7 +145,7 @@ def annotate(
         recognizer = Recognizer(runtime.llm, runtime.embedder, entity_types, None if zero_shot else lib,
                                 runtime.settings.method())
         predictions = recognizer.recognize(texts, bar("annotate", len(texts)))
-    version = "zero-shot" if recognizer.zero_shot else f"reversener-{lib.version}"
+    version = "zero-shot" if recognizer.zero_shot or lib is None else f"reversener-{lib.version}"
     failed = []
     for index, (task, found) in enumerate(zip(tasks, predictions, strict=True)):
         name = task.get("id", index + 1)

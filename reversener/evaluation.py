@@ -148,9 +148,10 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
     replayed = 0
     for i, (sentence, ids) in enumerate(zip(gold, recorded["demonstrations"], strict=True)):
         replies = [cached(r) for r in recognizer.requests_for(sentence.text, shots_shown(library, ids))]
-        if not all(replies):
+        found = [reply for reply in replies if reply]
+        if len(found) < len(replies):
             continue
-        spans, _, confidence, error = recognizer.read_replies(sentence.text, replies)
+        spans, _, confidence, error = recognizer.read_replies(sentence.text, found)
         out["spans"][i] = [] if error else _span_rows(sorted(spans))
         out["confidences"][i] = None if error else confidence
         out["answer_scores"][i] = None if error else task_score(confidence, spans)

