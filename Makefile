@@ -10,7 +10,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 LS_VENV ?= .venv-ls
 LABEL_STUDIO_VERSION ?= 1.23.2
 
-.PHONY: install run annotate-example test test-fast clean
+.PHONY: install run annotate-example check test test-fast clean
 
 $(BIN)/.installed: pyproject.toml
 	@echo ">> creating $(VENV); the first install compiles llama.cpp (5 to 8 minutes on 2 cores) and fetches 1.1 GB of model parts"
@@ -34,6 +34,12 @@ run: install
 
 annotate-example: install
 	$(BIN)/reversener annotate examples/tasks.json -o out/predictions.json
+
+# Lint, types and the import contract (pyproject.toml holds their settings); CI runs it before the tests.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install $(LS_VENV)/bin/label-studio
 	$(BIN)/pytest

@@ -23,7 +23,7 @@ DATASETS = {
 def machine() -> dict:
     """When and where a figure was measured: the report prints it beside the figure."""
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": os.cpu_count(),
         "system": platform.platform(),
         "processor": _cpu_model(),

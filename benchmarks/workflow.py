@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import httpx
 import typer
@@ -91,8 +91,8 @@ def run(tasks: int = 30, llm_model: str | None = None, llm_api_base: str | None 
 
 def main(
     tasks: Annotated[int, typer.Option(help="Tasks per project.")] = 30,
-    llm_model: Annotated[Optional[str], typer.Option(help="A litellm model instead of the bundled one.")] = None,
-    llm_api_base: Annotated[Optional[str], typer.Option(help="Its base URL.")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="A litellm model instead of the bundled one.")] = None,
+    llm_api_base: Annotated[str | None, typer.Option(help="Its base URL.")] = None,
 ) -> None:
     """Time one Retrieve predictions click and a prelabel run against a real Label Studio."""
     result = run(tasks, llm_model, llm_api_base)

@@ -15,8 +15,8 @@ from .features import feature_candidates
 from .library import ExampleLibrary
 from .llm.client import LLMClient, Progress
 from .prompts import templates_hash
-from .reverse import plan_examples, write_reverse_sentences
 from .recognizer import Recognizer
+from .reverse import plan_examples, write_reverse_sentences
 from .reverse_template import Verify, squash, template_examples
 from .types import Example
 
@@ -72,9 +72,10 @@ def build_library(
     report.entities = generate_entities(llm, types, c.entities_per_type)
     if c.reverse_strategy == "template":
         progress = on_step("sentence templates", len(report.feature_sentences)) if on_step else None
+        verify = _verifier(llm, embedder, types, c) if c.verify_templates else None
         sentences, report.rejected = template_examples(
             llm, candidates, types, report.entities, c.examples_per_feature, c.seed, progress,
-            max_negative_share=c.negative_share, verify=_verifier(llm, embedder, types, c) if c.verify_templates else None,
+            max_negative_share=c.negative_share, verify=verify,
         )
         report.planned = len(report.feature_sentences) * c.examples_per_feature
     else:

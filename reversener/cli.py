@@ -8,7 +8,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,14 +35,16 @@ console = Console(stderr=True)
 
 TypesOpt = Annotated[str, typer.Option("--types", "-t", help="Comma-separated entity types.")]
 EXISTING = {"exists": True, "dir_okay": False, "readable": True}  # typer says what is wrong, not a traceback
-DefsOpt = Annotated[Optional[Path], typer.Option(help="JSON file mapping type -> definition.", **EXISTING)]
-SamplesOpt = Annotated[Optional[int], typer.Option(help="Self-consistency samples (env SAMPLES).")]
-DemosOpt = Annotated[Optional[int], typer.Option(help="Demonstrations per text (env DEMONSTRATIONS).")]
+DefsOpt = Annotated[Path | None, typer.Option(help="JSON file mapping type -> definition.", **EXISTING)]
+SamplesOpt = Annotated[int | None, typer.Option(help="Self-consistency samples (env SAMPLES).")]
+DemosOpt = Annotated[int | None, typer.Option(help="Demonstrations per text (env DEMONSTRATIONS).")]
+PartialOpt = Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed (they get no prediction).")]
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 def _types(types: str, definitions: Path | None) -> dict[str, str]:
@@ -113,9 +115,9 @@ def build_library_cmd(
 def annotate(
     input: Annotated[Path, typer.Argument(help="Tasks: Label Studio JSON, JSONL or plain text.", **EXISTING)],
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("predictions.json"),
-    library: Annotated[Optional[Path], typer.Option(help="A library file; else one is built from INPUT.")] = None,
+    library: Annotated[Path | None, typer.Option(help="A library file; else one is built from INPUT.")] = None,
     zero_shot: Annotated[bool, typer.Option(help="No demonstrations: the baseline.")] = False,
-    allow_partial: Annotated[bool, typer.Option(help="Exit 0 even when some tasks failed (they get no prediction).")] = False,
+    allow_partial: PartialOpt = False,
     types: TypesOpt = "PER,ORG,LOC,MISC",
     definitions: DefsOpt = None,
     text_key: str = "text",
@@ -143,7 +145,7 @@ def annotate(
         recognizer = Recognizer(runtime.llm, runtime.embedder, entity_types, None if zero_shot else lib,
                                 runtime.settings.method())
         predictions = recognizer.recognize(texts, bar("annotate", len(texts)))
-    version = "zero-shot" if recognizer.zero_shot else f"reversener-{lib.version}"
+    version = "zero-shot" if recognizer.zero_shot or lib is None else f"reversener-{lib.version}"
     failed = []
     for index, (task, found) in enumerate(zip(tasks, predictions, strict=True)):
         name = task.get("id", index + 1)
@@ -157,7 +159,8 @@ def annotate(
                                           found.score)]
     _write_json(output, tasks)
     spans = sum(len(p.spans) for p in predictions if not p.error)
-    console.print(f"{len(tasks) - len(failed)} of {len(tasks)} tasks predicted, {spans} entities ({version}) -> {output}")
+    console.print(f"{len(tasks) - len(failed)} of {len(tasks)} tasks predicted, {spans} entities ({version}) "
+                  f"-> {output}")
     if failed:
         shown = ", ".join(map(str, failed[:20])) + (" ..." if len(failed) > 20 else "")
         console.print(f"[red]{len(failed)} tasks failed and have no prediction:[/red] {shown}")
@@ -180,15 +183,15 @@ def _check_writable(path: Path) -> None:
 @app.command("eval")
 def eval_cmd(
     conll: Annotated[Path, typer.Argument(help="Gold data in CoNLL format (IOB1 or IOB2).", **EXISTING)],
-    limit: Annotated[Optional[int], typer.Option(help="Use the first N sentences.")] = None,
-    sample: Annotated[Optional[int], typer.Option(help="Use a seeded random sample of N sentences.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use the first N sentences.")] = None,
+    sample: Annotated[int | None, typer.Option(help="Use a seeded random sample of N sentences.")] = None,
     offset: int = 0,
     seed: int = 0,
     mode: Annotated[str, typer.Option(help="zero-shot, reversener or both.")] = "both",
     definitions: DefsOpt = None,
     samples: SamplesOpt = None,
     demonstrations: DemosOpt = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write rows as JSON.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write rows as JSON.")] = None,
 ) -> None:
     """Score zero-shot and ReverseNER on gold data: strict micro-F1 and LLM cost per sentence."""
     if output:
@@ -222,14 +225,18 @@ def _print_rows(rows, model: str) -> None:
 
 
 @library_app.command("show")
-def library_show(path: Annotated[Path, typer.Argument(**EXISTING)], examples: Annotated[int, typer.Option(help="How many to print.")] = 10) -> None:
+def library_show(
+    path: Annotated[Path, typer.Argument(**EXISTING)],
+    examples: Annotated[int, typer.Option(help="How many to print.")] = 10,
+) -> None:
     """Summary of a library and its first examples."""
     lib = ExampleLibrary.load(path)
     console.print(f"version {lib.version}, {len(lib)} examples {lib.counts()}, types {list(lib.types)}, "
                   f"embedder {lib.embedder}, llm {lib.meta.get('llm', '?')}")
     table = Table("source", "text", "entities")
     for example in list(lib)[:examples]:
-        table.add_row(example.source, example.text, ", ".join(f"{m.text} [{m.type}]" for m in example.sentence.mentions()))
+        mentions = ", ".join(f"{m.text} [{m.type}]" for m in example.sentence.mentions())
+        table.add_row(example.source, example.text, mentions)
     Console().print(table)
 
 

@@ -43,9 +43,10 @@ def task_score(confidence: float | None, spans: Sequence[Span]) -> float | None:
 def weakest(confidences: Sequence[float | None]) -> float | None:
     """Confidence in several answers together (a text's chunks, a task's texts, combined answers):
     the least sure one's; unknown if any is unknown or there is none."""
-    if not confidences or any(c is None for c in confidences):
+    known = [c for c in confidences if c is not None]
+    if not confidences or len(known) < len(confidences):
         return None
-    return min(confidences)
+    return min(known)
 
 
 def score_mentions(text: str, logprobs: TokenLogprobs | None, mentions: Sequence[Mention]) -> list[Mention]:
@@ -64,7 +65,8 @@ def mention_logprobs(
     if not logprobs:
         return [None for _ in mentions]
     tokens = _token_offsets(text, logprobs)
-    found_all, cursor = [], 0
+    found_all: list[tuple[list[float], list[float]] | None] = []
+    cursor = 0
     for mention in mentions:
         found = _find_value(text, mention.text, cursor)
         if found is None:

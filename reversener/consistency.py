@@ -25,7 +25,7 @@ def vote(samples: Sequence[Sequence[Span]], threshold: float) -> list[Span]:
         for (start, end, label), count in votes.items()
         if count / total >= threshold - 1e-9
     ]
-    candidates.sort(key=lambda s: (-s.score, -(s.end - s.start), s.start, s.label))
+    candidates.sort(key=lambda s: (-votes[s.key], -(s.end - s.start), s.start, s.label))
     kept: list[Span] = []
     for span in candidates:
         if all(span.end <= other.start or span.start >= other.end for other in kept):

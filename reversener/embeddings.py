@@ -7,9 +7,14 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "BatchingEmbedder", "bundled_model_path"]
 
@@ -43,10 +48,10 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._threads = threads
         self._dtype = dtype
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
-    def load(self):
+    def load(self) -> SentenceTransformer:
         """The model, loaded on first use (or ahead of it, before a process forks workers)."""
         with self._lock:  # jobs in several threads may ask first at once
             if self._model is None:
@@ -72,7 +77,11 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.load().get_sentence_embedding_dimension())
+        dimension = self.load().get_sentence_embedding_dimension()
+        if dimension is None:  # a model whose last module does not say its output size
+            raise ConfigError(f"embedding model {self.name} does not state its dimension; use a sentence-transformers "
+                              "model that does (EMBEDDING_MODEL)")
+        return dimension
 
 
 class BatchingEmbedder:
@@ -103,6 +112,7 @@ class BatchingEmbedder:
         ask.done.wait()
         if ask.error is not None:
             raise ask.error
+        assert ask.vectors is not None  # the batch thread sets one of the two before `done`
         return ask.vectors
 
     def _ensure_thread(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from .llm.client import LLMClient, LLMRequest
 from .parse import json_values
 from .prompts import render

@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .builder import BuildReport, build_library
+from .confidence import above, task_score, weakest
 from .config import MethodConfig
 from .definitions import resolve_types
 from .embeddings import Embedder
 from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
-from .confidence import above, task_score, weakest
 from .recognizer import FAILED, Prediction, Recognizer
 from .types import Example, Sentence, Span
 
@@ -148,9 +148,10 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
     replayed = 0
     for i, (sentence, ids) in enumerate(zip(gold, recorded["demonstrations"], strict=True)):
         replies = [cached(r) for r in recognizer.requests_for(sentence.text, shots_shown(library, ids))]
-        if not all(replies):
+        found = [reply for reply in replies if reply]
+        if len(found) < len(replies):
             continue
-        spans, _, confidence, error = recognizer.read_replies(sentence.text, replies)
+        spans, _, confidence, error = recognizer.read_replies(sentence.text, found)
         out["spans"][i] = [] if error else _span_rows(sorted(spans))
         out["confidences"][i] = None if error else confidence
         out["answer_scores"][i] = None if error else task_score(confidence, spans)
@@ -217,6 +218,7 @@ def run_mode(
 
 
 def _build_dict(build: BuildReport, build_cost: dict[str, float]) -> dict:
-    return {"feature_sentences": len(build.feature_sentences), "entities": {t: len(v) for t, v in build.entities.items()},
+    return {"feature_sentences": len(build.feature_sentences),
+            "entities": {t: len(v) for t, v in build.entities.items()},
             "planned": build.planned, "kept": build.kept, "rejected": dict(build.rejected),
             "cost": cost(build_cost, 1) | {"per": "build"}}

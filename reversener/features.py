@@ -57,8 +57,8 @@ def feature_candidates(
     taken: set[int] = set()
     ranked_clusters = []
     for centre in kmeans.cluster_centers_:
-        order = [int(i) for i in np.argsort(np.linalg.norm(vectors - centre, axis=1)) if int(i) not in taken]
-        ranked = order[:per_cluster]  # distinct across clusters even if clusters tie
+        nearest = [int(i) for i in np.argsort(np.linalg.norm(vectors - centre, axis=1)) if int(i) not in taken]
+        ranked = nearest[:per_cluster]  # distinct across clusters even if clusters tie
         taken.update(ranked[:1])
         ranked_clusters.append(ranked)
     ranked_clusters.sort(key=lambda ranked: ranked[0])

@@ -43,7 +43,7 @@ def prediction(results: Sequence[dict], model_version: str, score: float | None 
 
 def spans_from_results(text: str, results: Iterable[dict], types: Collection[str]) -> list[Span]:
     """Spans of the given types from `labels` results; regions with bad offsets are skipped and logged."""
-    spans = []
+    spans: list[Span] = []
     for region in results:
         value = region.get("value") if isinstance(region, dict) else None
         if not isinstance(value, dict) or not isinstance(value.get("labels"), list):

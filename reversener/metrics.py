@@ -7,8 +7,9 @@ character spans so it does not depend on any tokenization.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -56,11 +57,11 @@ def evaluate(gold: Sequence[Sentence], predicted: Sequence[Sentence]) -> Report:
     """
     per_type: dict[str, Scores] = defaultdict(Scores)
     for gold_keys, pred_keys in _pairs(gold, predicted):
-        for start, end, label in gold_keys & pred_keys:
+        for *_, label in gold_keys & pred_keys:
             per_type[label].tp += 1
-        for start, end, label in pred_keys - gold_keys:
+        for *_, label in pred_keys - gold_keys:
             per_type[label].fp += 1
-        for start, end, label in gold_keys - pred_keys:
+        for *_, label in gold_keys - pred_keys:
             per_type[label].fn += 1
     micro = Scores(
         tp=sum(s.tp for s in per_type.values()),
@@ -89,11 +90,12 @@ def calibration(
     table (mean score against share correct, per score bin). Spans without a score are left out of
     the AUROC and the table and kept at every threshold."""
     pairs = _pairs(gold, predicted)
-    scored = [(s.score, s.key in g) for (g, _), p in zip(pairs, predicted) for s in p.spans if s.score is not None]
+    scored = [(s.score, s.key in g) for (g, _), p in zip(pairs, predicted, strict=True)
+              for s in p.spans if s.score is not None]
     gold_total = sum(len(g) for g, _ in pairs)
     scores = np.array([x for x, _ in scored], dtype=float)
     correct = np.array([y for _, y in scored], dtype=bool)
-    unscored = [(s.key in g) for (g, _), p in zip(pairs, predicted) for s in p.spans if s.score is None]
+    unscored = [(s.key in g) for (g, _), p in zip(pairs, predicted, strict=True) for s in p.spans if s.score is None]
     by_threshold = []
     for threshold in thresholds:
         keep = scores >= threshold - 1e-12
@@ -104,7 +106,7 @@ def calibration(
                              "f1": _f1(tp, kept - tp, gold_total - tp)})
     table = []
     edges = np.linspace(0.0, 1.0, bins + 1)
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in pairwise(edges):
         inside = (scores >= low) & ((scores < high) if high < 1.0 else (scores <= high))
         if inside.any():
             table.append({"low": float(low), "high": float(high), "count": int(inside.sum()),
@@ -181,7 +183,7 @@ def _pairs(
             "pass one prediction per gold sentence, in the same order"
         )
     pairs = []
-    for i, (g, p) in enumerate(zip(gold, predicted)):
+    for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
         if g.text != p.text:
             raise ValueError(
                 f"sentence {i}: predicted text differs from gold text "

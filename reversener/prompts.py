@@ -1,4 +1,4 @@
-"""Loads the prompt templates that live in `prompts/*.jinja`; no prompt text lives in Python."""
+"""Loads the prompt templates that live in `templates/*.jinja`; no prompt text lives in Python."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=Fal
 def _source(name: str) -> str:
     if name not in TEMPLATE_NAMES:
         raise ConfigError(f"unknown prompt template {name!r}; known: {', '.join(TEMPLATE_NAMES)}")
-    return resources.files(__package__).joinpath("prompts", f"{name}.jinja").read_text("utf-8")
+    return resources.files(__package__).joinpath("templates", f"{name}.jinja").read_text("utf-8")
 
 
 @cache

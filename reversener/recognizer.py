@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .align import align
-from .config import MethodConfig
-from .confidence import above, answer_confidence, score_mentions, task_score, weakest
 from .combine import combine
+from .confidence import above, answer_confidence, score_mentions, task_score, weakest
+from .config import MethodConfig
 from .consistency import vote
 from .embeddings import Embedder
 from .errors import ParseError
@@ -76,7 +76,8 @@ class Recognizer:
         return not self.library or self.config.demonstrations + self.config.human_demonstrations == 0
 
     def recognize(self, texts: Sequence[str], progress: Progress | None = None) -> list[Prediction]:
-        chunks, skipped = [], {}
+        chunks: list[tuple[int, int, int]] = []  # (text index, start, end)
+        skipped: dict[int, tuple[int, int]] = {}  # text index: (chunks, where the first one left out starts)
         for i, text in enumerate(texts):
             pieces = chunk_text(text, self.config.max_chunk_chars)
             if len(pieces) > self.config.max_chunks:  # bounded work per task, whatever its length
@@ -117,14 +118,14 @@ class Recognizer:
         calls run at once across slices."""
         slices = [texts[k : k + PIPELINE_SLICE] for k in range(0, len(texts), PIPELINE_SLICE)]
         demos: list[list[Example]] = []
-        replies: list[list | BaseException | None] = [None for _ in slices]
+        replies: list[list | BaseException] = [[] for _ in slices]  # each slice's, set by its thread
         threads = []
         for k, piece in enumerate(slices):
             shots = self.demonstrations(piece)
             demos += shots
             asked = [self.requests_for(text, s) for text, s in zip(piece, shots, strict=True)]
             flat = [request for requests in asked for request in requests]
-            done = None if progress is None else (lambda n, width=len(asked[0]): progress(n / width))
+            done = None if progress is None else _scaled(progress, 1 / len(asked[0]))
             if len(slices) == 1:  # one slice (a backend task): no thread at all
                 replies[k] = self.llm.complete(flat, done)
                 continue
@@ -135,10 +136,11 @@ class Recognizer:
             threads.append(thread)
         for thread in threads:
             thread.join()
+        answers: list = []
         for reply in replies:
             if isinstance(reply, BaseException):
                 raise reply
-        answers = [answer for reply in replies for answer in reply]
+            answers += reply
         width = len(answers) // len(texts) if texts else 1
         return demos, [answers[k : k + width] for k in range(0, len(answers), width)]
 
@@ -188,18 +190,19 @@ class Recognizer:
     def demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
         """Each text's demonstrations, in the order shown (embedded in one batch)."""
         m, humans = self.config.demonstrations, self.config.human_demonstrations
-        if self.zero_shot or not texts:
+        library = self.library
+        if library is None or self.zero_shot or not texts:
             return [[] for _ in texts]
         if self.config.demo_strategy == "random":
-            pool = list(self.library)
+            pool = list(library)
             picks = [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
                      for _ in texts]
         else:
             negatives = int((m + humans) * self.config.negative_share)
-            if self.library.fits(m, negatives, humans):  # every text is shown all of it: nothing to embed
-                picks = [self.library.nearest(None, m, negatives, humans)[::-1]] * len(texts)
+            if library.fits(m, negatives, humans):  # every text is shown all of it: nothing to embed
+                picks = [library.nearest(None, m, negatives, humans)[::-1]] * len(texts)
             else:
-                picks = [self.library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
+                picks = [library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
         return [_ordered(shots) for shots in picks]
 
     def read(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
@@ -215,7 +218,8 @@ class Recognizer:
     def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
         """The spans, the problems, and the confidence in the answer: from the tokens' log-probabilities
         for one sample, else the share of samples that gave exactly the voted spans."""
-        per_sample, issues = [], []
+        per_sample: list[list[Span]] = []
+        issues: list[str] = []
         for answer in answers:
             try:
                 mentions = parse_mentions(answer, self.types)
@@ -238,6 +242,11 @@ def _complete_into(replies: list, index: int, llm: LLMClient, requests: list[LLM
         replies[index] = llm.complete(requests, progress)
     except BaseException as err:  # handed to the calling thread, which raises it
         replies[index] = err
+
+
+def _scaled(progress: Progress, share: float) -> Progress:
+    """Advances `progress` by `share` per item, so a bar counts texts while the LLM reports requests."""
+    return lambda n: progress(n * share)
 
 
 def _ordered(shots: list[Example]) -> list[Example]:

@@ -50,7 +50,8 @@ def plan_examples(
     pools = {t: list(rng.permutation(names)) for t, names in entities.items() if names}
     if not pools:
         return []
-    types, used, cursor, plans = list(pools), Counter(), 0, []
+    used: Counter[str] = Counter()
+    types, cursor, plans = list(pools), 0, []
     for feature in features:
         for _ in range(per_feature):
             size = int(rng.integers(1, min(max_entities, len(types)) + 1))
@@ -82,6 +83,7 @@ def write_reverse_sentences(
         retry = []
         for plan, answer in zip(pending, llm.complete(requests), strict=True):
             # An LLM error is final here: the gateway has already retried it.
+            result: Sentence | str
             if isinstance(answer, Exception):
                 result = "llm error"
             else:

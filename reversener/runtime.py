@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from functools import cached_property
+from functools import cached_property, partial
 
 from .embeddings import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from .llm.cache import ResponseCache
@@ -43,14 +43,15 @@ class Runtime:
     def llm(self) -> LLMClient:
         s = self.settings
         cache = ResponseCache(s.data_dir / "llm-cache.sqlite") if s.llm_cache else None
-        common = dict(
+        gateway = partial(
+            LiteLLMGateway,
             timeout=s.llm_timeout, retries=s.llm_retries, retry_budget=s.llm_retry_budget,
             concurrency=s.concurrency(), json_mode=s.llm_json_mode, cache=cache, seed=s.llm_seed,
             transport=s.llm_transport,
         )
         if s.llm_model:
             key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
-            return LiteLLMGateway(s.llm_model, api_base=s.llm_api_base, api_key=key, **common)
+            return gateway(s.llm_model, api_base=s.llm_api_base, api_key=key)
         model_path = s.local_model_path or ensure_bundled_model(s.data_dir)
         self.local_server = LocalLLMServer(
             model_path, s.data_dir, threads=s.local_threads, context=s.local_context,
@@ -58,9 +59,9 @@ class Runtime:
         )
         api_base = self.local_server.start()
         # llama.cpp ignores `n`, so samples are separate calls (its prompt cache makes them cheap).
-        return LiteLLMGateway(
+        return gateway(
             f"openai/{LOCAL_ALIAS}", api_base=api_base, api_key="sk-local", use_n=False,
-            label=f"local/{model_path.stem}", **common,
+            label=f"local/{model_path.stem}",
         )
 
     @property

@@ -9,7 +9,8 @@ __all__ = ["split_sentences", "chunk_text"]
 # A sentence ends at . ! ? (with any closing quote or bracket) before whitespace and a capital,
 # or at a line break. A missed abbreviation only costs a little context, never an offset.
 _BOUNDARY = re.compile(r"([.!?][\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*")
-_ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|etc|No|Gen|Col|Lt|Sgt|Rev)|\b[A-Z])\.$")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|etc|No|Gen|Col|Lt|Sgt|Rev)|\b[A-Z])\.$")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -223,7 +223,8 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     inference = rows["reversener"]["cost"]["calls_per_sentence"] - build_calls / 4
     assert costs["reversener"]["per_sentence"]["calls"] == pytest.approx(inference)
     assert costs["self_annotation"]["per_sentence"]["calls"] == pytest.approx(5 * 1.0 + inference)
-    assert cost.at_size(costs["reversener"], 4)["calls"] == pytest.approx(rows["reversener"]["cost"]["calls_per_sentence"])
+    measured = rows["reversener"]["cost"]["calls_per_sentence"]
+    assert cost.at_size(costs["reversener"], 4)["calls"] == pytest.approx(measured)
 
     quality.run("tiny", rows="random demos,reversener + SC,zero-shot + SC", sample=4, llm_model="openai/fake",
                 llm_api_base=server.api_base)
@@ -231,7 +232,7 @@ def test_cost_and_report_are_computed_from_the_rows_alone(tiny, monkeypatch):
     cost.main()
     report.main()
     doc = (results / "benchmarks.md").read_text()
-    assert f"| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
+    assert "| zero-shot | 1.000 | 0.333 | **0.500** |" in doc
     assert "| random features | not run yet |" in doc and "Not run yet: `.venv/bin/python -m benchmarks.speed`" in doc
     # An ablation is read against the paper's method on the same sentences, with its paired interval.
     assert re.search(r"Each variant − ReverseNER as the paper has it \(.*\): reversener \+ SC [+-]\d+\.\d "
@@ -288,7 +289,8 @@ def test_the_default_methods_row_is_composed_from_its_two_rows_without_asking_ag
 def test_the_scaleout_benchmark_smoke_setting_completes_and_writes_its_json(tmp_path):
     figures = _smoke("scaleout", tmp_path)
     assert [r["workers"] for r in figures["rows"]] == [1, 2]
-    assert all(r["tasks"] == 48 and r["llm_calls"] == 2 * 48 and 0 < r["fraction_of_ideal"] <= 1 for r in figures["rows"])
+    assert all(r["tasks"] == 48 and r["llm_calls"] == 2 * 48 for r in figures["rows"])
+    assert all(0 < r["fraction_of_ideal"] <= 1 for r in figures["rows"])
     assert all(r["worker_cpu_ms_per_task"] > 0 for r in figures["rows"])
 
 

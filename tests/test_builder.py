@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from reversener.builder import build_library
 from reversener.config import MethodConfig
 from reversener.definitions import resolve_types
-
 from reversener.devtools.fake_answers import answer
+
 from .scripted_llm import FakeEmbedder, ScriptedLLM
 
 TEXTS = [
@@ -54,8 +56,8 @@ def test_with_verify_templates_the_zero_shot_recognizer_checks_each_slot():
         prompt = request.messages[-1][1]
         if prompt.startswith("Replace every name"):  # the template writer calls Siemens a person
             sentence = prompt.rsplit("\nSentence: ", 1)[1].split("\nAnswer with JSON", 1)[0]
-            return '{"template": "%s"}' % (
-                sentence.replace("Siemens", "[PER]").replace("Angela Merkel", "[PER]").replace("Berlin", "[LOC]"))
+            template = sentence.replace("Siemens", "[PER]").replace("Angela Merkel", "[PER]").replace("Berlin", "[LOC]")
+            return json.dumps({"template": template})
         return answer({"messages": request.as_chat()})
 
     types = resolve_types(["PER", "ORG", "LOC"])

@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from reversener.cli import app
-from reversener.library import ExampleLibrary
-
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
+from reversener.library import ExampleLibrary
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()
@@ -60,7 +59,8 @@ def test_annotate_scores_come_from_the_llms_token_probabilities(monkeypatch, tmp
 
     def unsure_of_berlin(body):
         text = answer(body)
-        return Reply([text], logprobs=[[(t, -0.9 if t == "Berlin" else 0.0) for t in re.findall(r"\w+|\s+|[^\w\s]", text)]])
+        tokens = re.findall(r"\w+|\s+|[^\w\s]", text)
+        return Reply([text], logprobs=[[(t, -0.9 if t == "Berlin" else 0.0) for t in tokens]])
 
     with FakeOpenAIServer(unsure_of_berlin) as server:
         for name, value in {"LLM_MODEL": "openai/fake", "LLM_API_BASE": server.api_base, "LLM_API_KEY": "sk-test",
@@ -70,7 +70,8 @@ def test_annotate_scores_come_from_the_llms_token_probabilities(monkeypatch, tmp
     prediction = json.loads((tmp_path / "out.json").read_text())[0]["predictions"][0]
     assert {r["value"]["text"]: r["score"] for r in prediction["result"]} == {
         "Angela Merkel": 1.0, "Siemens": 1.0, "Berlin": round(math.exp(-0.9), 4)}
-    assert prediction["score"] == round(math.exp(-0.9) * math.exp(-0.9), 4)  # the answer's, times its least sure region's
+    # the answer's, times its least sure region's
+    assert prediction["score"] == round(math.exp(-0.9) * math.exp(-0.9), 4)
 
 
 def test_the_command_exits_without_tracebacks_once_its_llm_session_was_used(llm_server, tmp_path):
@@ -128,7 +129,8 @@ def test_eval_prints_both_modes_and_writes_rows(llm_server, tmp_path):
     rows = json.loads(out.read_text())
     assert [r["mode"] for r in rows] == ["zero-shot", "reversener"]
     assert rows[0]["sentences"] == 3 and rows[0]["f1"] == pytest.approx(1.0)
-    assert rows[1]["build"]["kept"] > 0 and rows[1]["cost"]["calls_per_sentence"] > rows[0]["cost"]["calls_per_sentence"]
+    assert rows[1]["build"]["kept"] > 0
+    assert rows[1]["cost"]["calls_per_sentence"] > rows[0]["cost"]["calls_per_sentence"]
     assert "zero-shot" in result.output and "reversener" in result.output
 
 

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from reversener.config import MethodConfig
 from reversener.confidence import answer_confidence, score_mentions
+from reversener.config import MethodConfig
 from reversener.llm.client import Completion
 from reversener.recognizer import Recognizer
 from reversener.types import Mention

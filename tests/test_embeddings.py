@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from reversener.embeddings import BatchingEmbedder
+from reversener.errors import ConfigError
 
 
 class Recording:
@@ -59,6 +60,19 @@ def test_a_large_call_goes_straight_through_and_an_error_reaches_every_caller():
     assert all(isinstance(r, RuntimeError) for r in results.values())
     with pytest.raises(RuntimeError):
         BatchingEmbedder(Recording(fail=True)).embed(["a"])
+
+
+def test_a_model_that_does_not_state_its_dimension_is_a_config_error(monkeypatch):
+    from reversener.embeddings import SentenceTransformerEmbedder
+
+    class Dimensionless:
+        def get_sentence_embedding_dimension(self) -> None:
+            return None
+
+    embedder = SentenceTransformerEmbedder("some/model")
+    monkeypatch.setattr(embedder, "load", Dimensionless)
+    with pytest.raises(ConfigError, match="some/model does not state its dimension"):
+        embedder.embed([])
 
 
 def test_the_bundled_model_in_bfloat16_gives_float32_unit_vectors_close_to_float32s():

@@ -38,7 +38,7 @@ def test_one_request_per_type_with_its_definition():
 
     assert len(llm.batches) == 1 and len(llm.requests) == 3
     assert [asked_type(r) for r in llm.requests] == ["PER", "ORG", "LOC"]
-    for request, (name, definition) in zip(llm.requests, TYPES.items()):
+    for request, (name, definition) in zip(llm.requests, TYPES.items(), strict=True):
         prompt = prompt_of(request)
         assert f"of type {name}: {definition}" in prompt
         for other, other_definition in TYPES.items():  # every type is listed, so the LLM can avoid them
@@ -100,7 +100,8 @@ def test_answers_in_odd_shapes(answer):
     assert generate_entities(llm, {"PER": TYPES["PER"]}, count=5) == {"PER": ["Anna Berg", "Bo Li"]}
 
 
-@pytest.mark.parametrize("answer", ["I cannot help with that.", "", '{"entities": []}', '{"entities": [{"name": "x"}]}'])
+@pytest.mark.parametrize("answer",
+                         ["I cannot help with that.", "", '{"entities": []}', '{"entities": [{"name": "x"}]}'])
 def test_unusable_answer_gives_no_names(answer):
     assert generate_entities(by_type({"PER": answer}), {"PER": TYPES["PER"]}, count=5) == {"PER": []}
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 from reversener.errors import LLMError, LLMTimeout
 from reversener.llm.cache import ResponseCache
 from reversener.llm.client import LLMRequest
 from reversener.llm.gateway import LiteLLMGateway
-
-from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
-
 
 TRANSPORT = {"name": "litellm"}
 
@@ -205,7 +203,8 @@ def test_background_calls_wait_behind_interactive_ones():
 
 
 def test_several_endpoints_share_the_calls_each_within_its_concurrency():
-    with FakeOpenAIServer(lambda body: "a", latency=0.05) as one, FakeOpenAIServer(lambda body: "b", latency=0.05) as two:
+    with (FakeOpenAIServer(lambda body: "a", latency=0.05) as one,
+          FakeOpenAIServer(lambda body: "b", latency=0.05) as two):
         gateway = _gateway(f"{one.api_base}, {two.api_base}", concurrency=2)
         answers = gateway.complete([_request(str(i)) for i in range(12)])
     assert sorted(a[0] for a in answers) == ["a"] * 6 + ["b"] * 6
@@ -232,7 +231,8 @@ def test_a_failing_endpoint_rests_while_the_others_take_its_calls_and_is_used_ag
 
 
 def test_when_every_endpoint_fails_the_call_fails_within_its_retries():
-    with FakeOpenAIServer(lambda body: Reply(status=503)) as one, FakeOpenAIServer(lambda body: Reply(status=503)) as two:
+    with (FakeOpenAIServer(lambda body: Reply(status=503)) as one,
+          FakeOpenAIServer(lambda body: Reply(status=503)) as two):
         gateway = _gateway(f"{one.api_base},{two.api_base}", retries=3, concurrency=2)
         answers = gateway.complete([_request(str(i)) for i in range(3)])
     assert all(isinstance(a, LLMError) for a in answers)
@@ -242,7 +242,8 @@ def test_when_every_endpoint_fails_the_call_fails_within_its_retries():
 def test_a_non_openai_model_cannot_go_direct_and_auto_keeps_it_on_litellm():
     with pytest.raises(ValueError, match="OpenAI-compatible"):
         LiteLLMGateway("anthropic/claude-3-5-haiku", api_key="x", transport="direct")
-    assert type(LiteLLMGateway("anthropic/claude-3-5-haiku", api_key="x", transport="auto")._transport).__name__ == "_LiteLLM"
+    anthropic = LiteLLMGateway("anthropic/claude-3-5-haiku", api_key="x", transport="auto")
+    assert type(anthropic._transport).__name__ == "_LiteLLM"
     assert type(LiteLLMGateway("openai/m", api_base="http://h/v1", transport="auto")._transport).__name__ == "_Direct"
 
 

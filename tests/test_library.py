@@ -11,6 +11,7 @@ import pytest
 from reversener.errors import LibraryError
 from reversener.library import FORMAT, ExampleLibrary
 from reversener.types import Example, Span
+
 from .scripted_llm import FakeEmbedder
 
 TYPES = {"PER": "people.", "LOC": "places."}
@@ -96,7 +97,7 @@ def test_nearest_with_fake_embedder_prefers_similar_text():
     embedder = FakeEmbedder()
     texts = {"rome": "Anna lives in Rome.", "oslo": "Anna lives in Oslo now.", "other": "Xu met Bo."}
     library = empty_library()
-    for (key, text), vector in zip(texts.items(), embedder.embed(list(texts.values()))):
+    for (key, text), vector in zip(texts.items(), embedder.embed(list(texts.values())), strict=True):
         library.upsert(example(key, text), vector)
     query = embedder.embed(["Anna lives in Rome!"])[0]
     assert ids(library.nearest(query, 3)) == ["rome", "oslo", "other"]
@@ -240,7 +241,7 @@ def test_save_load_round_trip(tmp_path):
     assert list(loaded) == examples
     assert loaded.version == library.version
     loaded_vectors = vectors_of(loaded)
-    for e, vector in zip(examples, vectors):
+    for e, vector in zip(examples, vectors, strict=True):
         np.testing.assert_array_equal(loaded_vectors[e.id], vector)
     query = embedder.embed(["Bo lives in Oslo!"])[0]
     assert ids(loaded.nearest(query, 3)) == ids(library.nearest(query, 3))

@@ -81,7 +81,7 @@ def test_the_servers_vocabulary_ranking_keeps_the_best_entries_ties_included(pat
     masked[[7, 70, 700]] = [-1.0, -0.5, -2.0]  # fewer finite entries than TOP
     for logprobs in (tied, masked, tied.tolist()):
         ranked = module.sorted(module.zip(logprobs, range(len(logprobs))), reverse=True)
-        expected = sorted(zip(logprobs, range(len(logprobs))), reverse=True)[:TOP]
+        expected = sorted(zip(logprobs, range(len(logprobs)), strict=True), reverse=True)[:TOP]
         assert ranked == expected
         assert [type(v) for pair in ranked for v in pair] == [type(v) for pair in expected for v in pair]
 

@@ -53,7 +53,7 @@ def test_bundled_model_annotates_a_sentence_with_reversener(runtime):
 
 
 def test_the_server_stops_with_its_owner(runtime):
-    runtime.llm  # started by the test above, or now
+    assert runtime.llm.model.startswith("local/")  # the bundled server, started by the test above or now
     process = runtime.local_server._process
     assert process is not None and process.poll() is None
     runtime.local_server.stop()

@@ -98,7 +98,7 @@ def test_unknown_template_raises_config_error():
     with pytest.raises(ConfigError, match="unknown prompt template 'nope'"):
         render("nope")
     with pytest.raises(ConfigError, match="recognize_system"):  # the message lists the known ones
-        render("../prompts/recognize_system")
+        render("../templates/recognize_system")
 
 
 def test_templates_hash_is_stable():

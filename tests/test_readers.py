@@ -70,7 +70,7 @@ def test_token_first_tag_last_with_extra_columns():
 def test_tag_sequences(tmp_path, tags, expected):
     tokens = ["a", "b", "c", "d"][: len(tags)]
     path = tmp_path / "x.conll"
-    path.write_text("".join(f"{t} {tag}\n" for t, tag in zip(tokens, tags)), encoding="utf-8")
+    path.write_text("".join(f"{t} {tag}\n" for t, tag in zip(tokens, tags, strict=True)), encoding="utf-8")
     [sentence] = read_conll(path)
     assert [(s.start, s.end, s.label) for s in sentence.spans] == expected
 

@@ -76,7 +76,8 @@ def test_at_most_a_quarter_of_the_demonstrations_are_entity_free():
     empties = [Example(f"e{i}", f"Nothing named walked to the park {i}.", ()) for i in range(4)]
     named = Example("n", "Maria walked to Rome.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
     llm = ScriptedLLM.always(_entities())
-    Recognizer(llm, embedder, TYPES, _library(embedder, *empties, named)).recognize(["Nothing named walked to the park."])
+    recognizer = Recognizer(llm, embedder, TYPES, _library(embedder, *empties, named))
+    recognizer.recognize(["Nothing named walked to the park."])
     answers = [json.loads(content) for role, content in llm.requests[0].messages if role == "assistant"]
     assert len(answers) == 2 and sum(not a["entities"] for a in answers) == 1  # m = 4, share 0.25
 
@@ -106,7 +107,8 @@ def test_a_library_that_fits_in_one_prompt_is_shown_whole_without_embedding_the_
     shown = [[content for role, content in r.messages[1:-1] if role == "user"] for r in llm.requests]
     assert shown[0] == shown[1] and len(shown[0]) == 4 and all("Maria" in s for s in shown[0])
     # One more example than the prompt shows: each text gets its nearest again, so its text is embedded.
-    library.upsert(Example("n4", "Maria walked to Rome 4.", named[0].spans), embedder.embed(["Maria walked to Rome 4."])[0])
+    text = "Maria walked to Rome 4."
+    library.upsert(Example("n4", text, named[0].spans), embedder.embed([text])[0])
     embedder.calls.clear()
     recognizer.recognize(["Anna flew to Oslo."])
     assert embedder.calls == [["Anna flew to Oslo."]]
@@ -260,7 +262,10 @@ def test_a_row_composed_from_the_two_answers_rows_is_what_the_combined_method_gi
             return LLMError("timed out")
         if ("saw" in text and few_shot) or "cold" in text:
             return "no JSON here"
-        names = (("Anna", "PER", 0.0), ("Bo", "PER", -2.0)) if few_shot else (("Anna", "PER", -0.05), ("Oslo", "LOC", -0.1))
+        if few_shot:
+            names = (("Anna", "PER", 0.0), ("Bo", "PER", -2.0))
+        else:
+            names = (("Anna", "PER", -0.05), ("Oslo", "LOC", -0.1))
         found = [(n, t, lp) for n, t, lp in names if n in text.split("Text:")[-1]]
         body = _entities(*((n, t) for n, t, _ in found))
         unsure = {n: lp for n, _, lp in found}
@@ -277,5 +282,6 @@ def test_a_row_composed_from_the_two_answers_rows_is_what_the_combined_method_gi
     parts = [record(library, combine_zero_shot=False), record(None)]
     composed = compose(Recognizer(llm, FakeEmbedder(), TYPES, None, MethodConfig()), parts)
     assert composed == combined
-    assert [e and e.split(":")[0] for e in combined["errors"]] == [None, None, "LLM failed", "LLM answer unusable", None]
+    errors = [e and e.split(":")[0] for e in combined["errors"]]
+    assert errors == [None, None, "LLM failed", "LLM answer unusable", None]
     assert [len(spans) for spans in combined["spans"]] == [2, 1, 0, 0, 1]  # Bo alone scores 0.14: dropped

@@ -79,7 +79,8 @@ def test_a_template_whose_slot_the_recognizer_types_otherwise_is_refused_and_the
     from reversener.reverse_template import slot_names
 
     sentences_for = {"They beat out Korn .": "They beat out [PER] .", "Korn toured Oslo .": "[PER] toured [LOC] ."}
-    llm = ScriptedLLM(lambda request, i: _template(next(t for k, t in sentences_for.items() if k in prompt_of(request))))
+    llm = ScriptedLLM(
+        lambda request, i: _template(next(t for k, t in sentences_for.items() if k in prompt_of(request))))
     asked: list[list[str]] = []
 
     def verify(features):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 
@@ -73,7 +74,7 @@ def assert_covers(text: str, chunks: list[tuple[int, int]], max_chars: int) -> N
     assert chunks, "no chunks"
     assert all(0 <= start < end <= len(text) for start, end in chunks)
     assert max(end - start for start, end in chunks) <= max_chars
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(chunks, chunks[1:]))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(chunks))
     joined = "".join(text[start:end] for start, end in chunks)
     assert "".join(joined.split()) == "".join(text.split())
 

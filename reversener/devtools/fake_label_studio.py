@@ -65,10 +65,10 @@ class FakeLabelStudio(LoopbackServer):
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 self.send_json(*fake._answer(method, url.path.rstrip("/"), query, body))
 
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 self._serve("GET")
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 self._serve("POST")
 
         return Handler

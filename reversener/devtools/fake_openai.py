@@ -65,13 +65,13 @@ class FakeOpenAIServer(LoopbackServer):
         fake = self
 
         class Handler(JSONHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 cpu = time.thread_time()
                 self.send_json(*fake._reply(self.read_json()))
                 with fake._lock:
                     fake.cpu_seconds += time.thread_time() - cpu
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self.send_json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
         return Handler

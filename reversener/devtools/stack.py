@@ -31,7 +31,8 @@ def wait_until_up(url: str, seconds: float, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+            name = process.args if isinstance(process.args, str | bytes | os.PathLike) else process.args[0]
+            raise RuntimeError(f"{os.fsdecode(name)} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return

@@ -11,7 +11,8 @@ from ..errors import LLMError
 
 __all__ = ["LLMRequest", "LLMStats", "LLMClient", "Progress", "Completion", "TokenLogprobs"]
 
-Progress = Callable[[int], None]
+# Advances a bar by this many items; a fraction where one item (a text) takes several LLM calls.
+Progress = Callable[[float], None]
 TokenLogprobs = tuple[tuple[str, float], ...]  # (token text, natural-log probability), in answer order
 
 

