@@ -115,7 +115,8 @@ class Recognizer:
     def _chunks(self, texts: Sequence[str]) -> tuple[list[tuple[int, int, int]], dict[int, tuple[int, int]]]:
         """Every text's chunks as (text index, start, end); for a text of more than MAX_CHUNKS, its
         number of chunks and where the first one left out starts."""
-        chunks, skipped = [], {}
+        chunks: list[tuple[int, int, int]] = []
+        skipped: dict[int, tuple[int, int]] = {}
         for i, text in enumerate(texts):
             pieces = chunk_text(text, self.config.max_chunk_chars, self.config.pack_sentences)
             if len(pieces) > self.config.max_chunks:  # bounded work per task, whatever its length

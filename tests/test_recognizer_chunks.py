@@ -49,7 +49,8 @@ def test_a_six_sentence_paragraph_costs_fewer_llm_calls_than_its_sentences(with_
         embedder = FakeEmbedder()
         library = _library(embedder, *examples) if with_library else None
         llm = ScriptedLLM(_respond)
-        [found[pack]] = Recognizer(llm, embedder, TYPES, library, MethodConfig(pack_sentences=pack)).recognize([PARAGRAPH])
+        recognizer = Recognizer(llm, embedder, TYPES, library, MethodConfig(pack_sentences=pack))
+        [found[pack]] = recognizer.recognize([PARAGRAPH])
         calls[pack] = len(llm.requests)
     per_chunk = 2 if with_library else 1  # the default method also asks each chunk zero-shot
     assert calls == {True: per_chunk, False: 6 * per_chunk}

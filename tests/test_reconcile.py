@@ -7,8 +7,8 @@ import json
 import pytest
 
 from reversener.config import MethodConfig
-from reversener.reconcile import reconcile
 from reversener.recognizer import Recognizer
+from reversener.reconcile import reconcile
 from reversener.types import Span
 
 from .scripted_llm import FakeEmbedder, ScriptedLLM, prompt_of
