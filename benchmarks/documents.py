@@ -182,7 +182,8 @@ def _run(name: str, spec: tuple[str, dict], tasks: list[Sentence], runtime: Runt
         record["done"] += len(piece)
         _add(record, runtime.llm.stats.since(before), time.monotonic() - started)
         save()
-    results["rows"] |= _rows(name, record, tasks, runtime, settings, results.get("build") if library else None)
+    build = results.get("build") if library is not None else None
+    results["rows"] |= _rows(name, record, tasks, runtime, settings, build)
     save()
 
 

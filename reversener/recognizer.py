@@ -29,8 +29,8 @@ from .types import Example, Sentence, Span
 __all__ = ["Recognizer", "Prediction", "answer_json", "PIPELINE_SLICE", "FAILED"]
 
 PIPELINE_SLICE = 16  # texts prepared per step of a request's pipeline (embedding is batched this wide)
-# Answer tokens a chunk may need per character: a results list naming a person and a country on
-# every 40-character line takes about 0.7, and a cut-off answer loses the entities at its end.
+# Answer tokens a chunk may need per character: enough for a results list that names a person and a
+# country on every line ("3. Carole Montillet ( France ) 1:18.11"); a cut-off answer loses its last entities.
 ANSWER_TOKENS_PER_CHAR = 0.75
 FAILED = "LLM failed"  # how a prediction's error starts when an LLM call failed (not a bad answer)
 

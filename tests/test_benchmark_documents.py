@@ -75,6 +75,7 @@ def test_every_run_gives_two_rows_and_packing_costs_fewer_calls_at_equal_f1(tiny
     assert zero["recall"] == packed["recall"] == pytest.approx(31 / 35)  # all but Zorblat Qu
     assert zero["per_type_f1"]["LOC"] == 1.0 and len(zero["sentence_counts"]) == 3  # one count per task
     assert "library" in results and results["build"]["planned"] > 0
+    assert rows["default · sentences"]["build"] == results["build"] and zero["build"] is None
     asked = len(server.requests)
     _run(server)
     assert len(server.requests) == asked  # finished runs are kept
