@@ -213,7 +213,7 @@ def _compose_row(name, gold, runtime, settings, parts: list[dict]) -> dict:
     is merged again with the default MIN_SCORE, which the recognizer applies to each answer first."""
     def merged(config) -> dict:
         recognizer = Recognizer(runtime.llm, runtime.embedder, gold_types(gold), None, config)
-        return compose(recognizer, [p["per_sentence"] for p in parts])
+        return compose(recognizer, [p["per_sentence"] for p in parts], [g.text for g in gold])
 
     build = next((p["build"] for p in parts if p.get("build")), None)
     row = EvalRow.of(ROWS[name][0], gold, merged(_row_config(settings, name)), LLMStats().snapshot(),

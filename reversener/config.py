@@ -43,9 +43,21 @@ class MethodConfig(BaseModel):
         "gain over zero-shot had its 95% interval above zero on both data sets; off halves the LLM calls).",
     )
     combine_min_score: float = Field(0.5, ge=0, le=1, description="See COMBINE_ZERO_SHOT.")
-    max_tokens: int = Field(384, ge=16, description="Max completion tokens of one recognition answer.")
+    max_tokens: int = Field(
+        384, ge=16, description="Max completion tokens of one recognition answer; a longer chunk gets "
+        "0.75 per character, so that a paragraph naming many entities is not cut off.",
+    )
     max_chunk_chars: int = Field(
-        1000, ge=100, description="Longer texts are split into sentence chunks of at most this size."
+        1000, ge=100, description="Consecutive sentences are packed into one chunk (one LLM request) of at most "
+        "this many characters; a sentence longer than this is cut at whitespace.",
+    )
+    pack_sentences: bool = Field(
+        True, description="Pack sentences into chunks of MAX_CHUNK_CHARS; off, every sentence is its own chunk "
+        "(one request per sentence, the sentence-level baseline).",
+    )
+    reconcile_mentions: bool = Field(
+        True, description="Give every occurrence of a name in one text one type (score-weighted majority) and "
+        "label its unlabeled occurrences where it was labeled with a score of at least COMBINE_MIN_SCORE.",
     )
     max_chunks: int = Field(
         64, ge=1, description="Most chunks predicted per text: a longer text gets predictions for its beginning, "

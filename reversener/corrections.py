@@ -1,10 +1,14 @@
-"""What an annotator changed in a prediction, and the names a project's corrections teach.
+"""What an annotator changed in a prediction, what a project's corrections teach, and how a
+correction is stored.
 
 `diff` compares the spans the model predicted for a text with the spans an annotator submitted:
 each region is accepted, retyped, rebounded, deleted (a false positive) or added (a miss).
 `NameMemory` gathers, over a project's corrections, how annotators labeled each name, and applies
 that to a later prediction: a name labeled one way is labeled so wherever it occurs verbatim, and a
-name annotators only ever deleted is not predicted again. Pure data: the backend stores the votes.
+name annotators only ever deleted is not predicted again. `split_correction` stores a corrected text at
+the recognizer's granularity: a paragraph stored whole would be a document among sentence-sized
+demonstrations and cost several chunks' worth of prompt; split as the recognizer chunks texts, each
+part is shown beside the chunks it resembles. Pure data: the backend stores them.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .types import Span
+from .config import MethodConfig
+from .text import chunk_text
+from .types import Example, Span
 
-__all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "occurrences", "NOT_AN_ENTITY"]
+__all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "occurrences", "NOT_AN_ENTITY",
+           "split_correction"]
 
 EditKind = Literal["accepted", "retyped", "rebounded", "deleted", "added"]
 NOT_AN_ENTITY = ""  # the vote of an annotator who deleted a predicted name
@@ -135,3 +142,25 @@ def occurrences(text: str, name: str) -> list[tuple[int, int]]:
     """Where `name` occurs in `text` as written, not inside a longer word."""
     pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
     return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def split_correction(example: Example, config: MethodConfig) -> list[Example]:
+    """The example as the chunks `Recognizer.recognize` would ask about (MAX_CHUNK_CHARS,
+    PACK_SENTENCES), each with its spans re-based to it. A text of one chunk is returned as it is
+    (same id); several get ids `<id>#<k>`, k counting from 0, each with the source of the original.
+    No span is ever cut: where one runs across a border between two sentences, those sentences count
+    as one when packing, so that chunk may differ from the recognizer's (and exceed the budget if
+    the joined sentences do). Spans are clipped to their chunk's trimmed ends, where only
+    whitespace is lost; a blank text gives no example."""
+    ranges = [(s.start, s.end) for s in example.spans]
+    chunks = chunk_text(example.text, config.max_chunk_chars, config.pack_sentences, whole=ranges)
+    if len(chunks) <= 1:
+        return [example] if chunks else []
+    return [Example(f"{example.id}#{k}", example.text[start:end], _rebased(example.spans, start, end), example.source)
+            for k, (start, end) in enumerate(chunks)]
+
+
+def _rebased(spans: tuple[Span, ...], start: int, end: int) -> tuple[Span, ...]:
+    """The spans that overlap [start, end), clipped to it and counted from start."""
+    return tuple(sorted(Span(max(s.start, start) - start, min(s.end, end) - start, s.label, s.score)
+                        for s in spans if s.start < end and s.end > start))

@@ -152,6 +152,7 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
         if len(found) < len(replies):
             continue
         spans, _, confidence, error = recognizer.read_replies(sentence.text, found)
+        spans = [] if error else recognizer.settled(sentence.text, spans)
         out["spans"][i] = [] if error else _span_rows(sorted(spans))
         out["confidences"][i] = None if error else confidence
         out["answer_scores"][i] = None if error else task_score(confidence, spans)
@@ -160,10 +161,11 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
     return out, replayed
 
 
-def compose(recognizer: Recognizer, parts: Sequence[dict]) -> dict:
+def compose(recognizer: Recognizer, parts: Sequence[dict], texts: Sequence[str]) -> dict:
     """The per-sentence record of a method whose requests for a sentence are exactly those of finished
     rows (`parts`, in `requests_for` order; COMBINE_ZERO_SHOT: the ReverseNER row's, then the
-    zero-shot row's), their spans merged as the recognizer merges its replies: no LLM call. A sentence
+    zero-shot row's), their spans merged as the recognizer merges its replies (and settles them over
+    each sentence's text, `texts`): no LLM call. A sentence
     whose LLM call failed in a part fails; an answer that could not be read leaves the others' spans."""
     out: dict[str, list] = {"spans": [], "answer_scores": [], "confidences": [], "demonstrations": [], "errors": []}
     for i in range(len(parts[0]["spans"])):
@@ -171,7 +173,7 @@ def compose(recognizer: Recognizer, parts: Sequence[dict]) -> dict:
         failed = next((e for e in errors if e and e.startswith(FAILED)), None)
         error = failed or (errors[0] if all(errors) else None)
         found = [recognizer.confident([Span(*row) for row in part["spans"][i]]) for part in parts]
-        spans = [] if error else sorted(recognizer.joined(found))
+        spans = [] if error else sorted(recognizer.settled(texts[i], recognizer.joined(found)))
         confidence = None if error else weakest([part["confidences"][i] for part in parts])
         out["spans"].append(_span_rows(spans))
         out["confidences"].append(confidence)

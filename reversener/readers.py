@@ -15,7 +15,7 @@ from typing import Any
 from .errors import ReaderError
 from .types import Sentence, Span
 
-__all__ = ["read_conll", "read_tasks"]
+__all__ = ["read_conll", "read_conll_documents", "read_tasks"]
 
 _DOCSTART = "-DOCSTART-"
 _COLUMN_SEP = re.compile(r"[ \t]+")
@@ -32,7 +32,13 @@ def read_conll(path: str | Path) -> list[Sentence]:
     Columns may be separated by spaces or tabs. ``-DOCSTART-`` lines are skipped and empty
     sentences are never returned. The sentence text is the tokens joined by single spaces.
     """
-    sentences: list[Sentence] = []
+    return [sentence for document in read_conll_documents(path) for sentence in document]
+
+
+def read_conll_documents(path: str | Path) -> list[list[Sentence]]:
+    """The sentences of a CoNLL file (as `read_conll` reads them) grouped into its documents, which
+    ``-DOCSTART-`` lines separate; a file without them is one document, and none is empty."""
+    documents: list[list[Sentence]] = [[]]
     tokens: list[str] = []
     tags: list[str] = []
     for lineno, line in _numbered_lines(path):
@@ -40,15 +46,17 @@ def read_conll(path: str | Path) -> list[Sentence]:
         columns = _COLUMN_SEP.split(stripped) if stripped else []
         if not columns or columns[0] == _DOCSTART:
             if tokens:
-                sentences.append(_sentence(tokens, tags))
+                documents[-1].append(_sentence(tokens, tags))
             tokens, tags = [], []
+            if columns and documents[-1]:
+                documents.append([])
             continue
         token, tag = _parse_columns(columns, path, lineno, stripped)
         tokens.append(token)
         tags.append(tag)
     if tokens:
-        sentences.append(_sentence(tokens, tags))
-    return sentences
+        documents[-1].append(_sentence(tokens, tags))
+    return [document for document in documents if document]
 
 
 def _parse_columns(columns: list[str], path: str | Path, lineno: int, line: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,12 +22,16 @@ from .library import ExampleLibrary
 from .llm.client import LLMClient, LLMRequest, Progress
 from .parse import parse_mentions
 from .prompts import render
+from .reconcile import reconcile
 from .text import chunk_text
 from .types import Example, Sentence, Span
 
 __all__ = ["Recognizer", "Prediction", "answer_json", "PIPELINE_SLICE", "FAILED"]
 
 PIPELINE_SLICE = 16  # texts prepared per step of a request's pipeline (embedding is batched this wide)
+# Answer tokens a chunk may need per character: enough for a results list that names a person and a
+# country on every line ("3. Carole Montillet ( France ) 1:18.11"); a cut-off answer loses its last entities.
+ANSWER_TOKENS_PER_CHAR = 0.75
 FAILED = "LLM failed"  # how a prediction's error starts when an LLM call failed (not a bad answer)
 
 log = logging.getLogger(__name__)
@@ -76,14 +81,7 @@ class Recognizer:
         return not self.library or self.config.demonstrations + self.config.human_demonstrations == 0
 
     def recognize(self, texts: Sequence[str], progress: Progress | None = None) -> list[Prediction]:
-        chunks: list[tuple[int, int, int]] = []  # (text index, start, end)
-        skipped: dict[int, tuple[int, int]] = {}  # text index: (chunks, where the first one left out starts)
-        for i, text in enumerate(texts):
-            pieces = chunk_text(text, self.config.max_chunk_chars)
-            if len(pieces) > self.config.max_chunks:  # bounded work per task, whatever its length
-                skipped[i] = (len(pieces), pieces[self.config.max_chunks][0])
-                pieces = pieces[: self.config.max_chunks]
-            chunks.extend((i, start, end) for start, end in pieces)
+        chunks, skipped = self._chunks(texts)
         chunk_texts = [texts[i][start:end] for i, start, end in chunks]
         # A text may be several chunks: advance by a text's share per chunk, so bars count texts.
         step = len(texts) / len(chunks) if chunks else 0.0
@@ -108,8 +106,30 @@ class Recognizer:
             spans[i].extend(Span(s.start + offset, s.end + offset, s.label, s.score) for s in found)
             problems[i].extend(issues)
             confidences[i].append(confidence)
+        # Names are settled over the part of a text that was predicted, once every chunk is read.
+        spans = [found if errors[i] else self.settled(text[: skipped[i][1]] if i in skipped else text, found)
+                 for i, (text, found) in enumerate(zip(texts, spans, strict=True))]
         return [Prediction(t, tuple(sorted(s)), tuple(p), e, task_score(weakest(c), s), tuple(d), weakest(c))
                 for t, s, p, e, c, d in zip(texts, spans, problems, errors, confidences, shown, strict=True)]
+
+    def _chunks(self, texts: Sequence[str]) -> tuple[list[tuple[int, int, int]], dict[int, tuple[int, int]]]:
+        """Every text's chunks as (text index, start, end); for a text of more than MAX_CHUNKS, its
+        number of chunks and where the first one left out starts."""
+        chunks: list[tuple[int, int, int]] = []
+        skipped: dict[int, tuple[int, int]] = {}
+        for i, text in enumerate(texts):
+            pieces = chunk_text(text, self.config.max_chunk_chars, self.config.pack_sentences)
+            if len(pieces) > self.config.max_chunks:  # bounded work per task, whatever its length
+                skipped[i] = (len(pieces), pieces[self.config.max_chunks][0])
+                pieces = pieces[: self.config.max_chunks]
+            chunks.extend((i, start, end) for start, end in pieces)
+        return chunks, skipped
+
+    def settled(self, text: str, spans: Sequence[Span]) -> list[Span]:
+        """A whole text's spans, read from all its chunks, with one type per name (RECONCILE_MENTIONS)."""
+        if not self.config.reconcile_mentions:
+            return list(spans)
+        return reconcile(text, spans, self.config.combine_min_score)
 
     def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list[list]]:
         """Each text's demonstrations and replies (one per request of `requests_for`). Texts are
@@ -181,28 +201,32 @@ class Recognizer:
         return (*turns, ("user", render("recognize_user", text=text)))
 
     def request(self, text: str, shots: Sequence[Example] = ()) -> LLMRequest:
-        """The LLM request for one text shown these demonstrations, in this order."""
+        """The LLM request for one text shown these demonstrations, in this order; a long text may
+        name more entities, so its answer may be longer than MAX_TOKENS."""
         c = self.config
         greedy = c.samples == 1
+        max_tokens = max(c.max_tokens, math.ceil(ANSWER_TOKENS_PER_CHAR * len(text)))
         return LLMRequest(self.messages(text, shots), samples=c.samples,
-                          temperature=0.0 if greedy else c.temperature, max_tokens=c.max_tokens, logprobs=greedy)
+                          temperature=0.0 if greedy else c.temperature, max_tokens=max_tokens, logprobs=greedy)
 
     def demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
-        """Each text's demonstrations, in the order shown (embedded in one batch)."""
-        m, humans = self.config.demonstrations, self.config.human_demonstrations
+        """Each text's demonstrations, in the order shown (embedded in one batch). None is longer than
+        MAX_CHUNK_CHARS (a correction stored whole before corrections were split per chunk), so a
+        prompt holds at most m + HUMAN_DEMONSTRATIONS + 1 chunks' worth of text."""
+        m, humans, longest = self.config.demonstrations, self.config.human_demonstrations, self.config.max_chunk_chars
         library = self.library
         if library is None or self.zero_shot or not texts:
             return [[] for _ in texts]
         if self.config.demo_strategy == "random":
-            pool = list(library)
+            pool = [example for example in library if len(example.text) <= longest]
             picks = [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
                      for _ in texts]
         else:
             negatives = int((m + humans) * self.config.negative_share)
             if library.fits(m, negatives, humans):  # every text is shown all of it: nothing to embed
-                picks = [library.nearest(None, m, negatives, humans)[::-1]] * len(texts)
+                picks = [library.nearest(None, m, negatives, humans, longest)[::-1]] * len(texts)
             else:
-                picks = [library.nearest(v, m, negatives, humans)[::-1] for v in self.embedder.embed(texts)]
+                picks = [library.nearest(v, m, negatives, humans, longest)[::-1] for v in self.embedder.embed(texts)]
         return [_ordered(shots) for shots in picks]
 
     def read(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reversener.errors import ReaderError
-from reversener.readers import read_conll, read_tasks
+from reversener.readers import read_conll, read_conll_documents, read_tasks
 from reversener.types import Sentence, Span
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -87,6 +87,15 @@ def test_docstart_and_blank_lines_never_give_empty_sentences(tmp_path):
     assert read_conll(path) == [Sentence("A"), Sentence("B")]
 
 
+def test_documents_are_split_at_docstart_and_none_is_empty(tmp_path):
+    path = tmp_path / "x.conll"
+    path.write_text("\n-DOCSTART- O\n\nA O\n\nB B-PER\n\n-DOCSTART- O\n\n-DOCSTART- O\nC O\n-DOCSTART- O\n", "utf-8")
+    assert read_conll_documents(path) == [[Sentence("A"), Sentence("B", (Span(0, 1, "PER"),))], [Sentence("C")]]
+    no_docstart = tmp_path / "y.conll"
+    no_docstart.write_text("A O\n\nB O\n", "utf-8")
+    assert read_conll_documents(no_docstart) == [[Sentence("A"), Sentence("B")]]
+
+
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.conll"
     path.write_text("", encoding="utf-8")
@@ -133,6 +142,8 @@ def test_wikigold_counts():
     assert label_counts(sentences) == {"LOC": 1014, "PER": 934, "ORG": 898, "MISC": 712}
     assert sum(len(s.text.split(" ")) for s in sentences) == 39007  # tokens, DOCSTART excluded
     assert all(s.text for s in sentences)
+    documents = read_conll_documents(WIKIGOLD)
+    assert len(documents) == 145 and [s for d in documents for s in d] == sentences
 
 
 @needs_shared

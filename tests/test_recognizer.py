@@ -162,13 +162,14 @@ def test_an_unreadable_answer_is_an_error_unless_another_sample_was_read():
     assert "no JSON" in unreadable.error
 
 
-def test_long_texts_are_chunked_and_offsets_map_back():
+@pytest.mark.parametrize(("pack", "requests"), [(True, 16), (False, 200)])
+def test_long_texts_are_chunked_and_offsets_map_back(pack, requests):
     sentence = "Bob went home. "
     text = sentence * 200  # 3,000 characters, more than one chunk
     llm = ScriptedLLM.always(_entities(("Bob", "PER")))
-    config = MethodConfig(max_chunk_chars=200, max_chunks=200)
+    config = MethodConfig(max_chunk_chars=200, max_chunks=200, pack_sentences=pack)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
-    assert len(llm.requests) == 200  # one chunk per sentence
+    assert len(llm.requests) == requests  # 13 sentences (194 characters) per chunk, or one chunk per sentence
     assert len(found.spans) == 200 and all(text[s.start : s.end] == "Bob" for s in found.spans)
 
 
@@ -196,8 +197,9 @@ def test_a_text_longer_than_max_chunks_gets_its_beginning_predicted_and_a_reason
     llm = ScriptedLLM.always(_entities(("Bob", "PER")))
     config = MethodConfig(max_chunk_chars=100, max_chunks=5)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
-    assert len(llm.requests) == 5 and len(found.spans) == 5
-    assert found.problems and "first 5 of 50 chunks" in found.problems[0]
+    assert len(llm.requests) == 5 and len(found.spans) == 5 * 6  # six 15-character sentences per chunk
+    assert found.problems and "first 5 of 9 chunks (characters 0-450 of 750)" in found.problems[0]
+    assert max(s.end for s in found.spans) < 450  # reconciling names adds nothing where nothing was asked
 
 
 def test_a_slices_llm_calls_start_before_later_slices_are_embedded():
@@ -280,7 +282,7 @@ def test_a_row_composed_from_the_two_answers_rows_is_what_the_combined_method_gi
 
     combined = record(library)
     parts = [record(library, combine_zero_shot=False), record(None)]
-    composed = compose(Recognizer(llm, FakeEmbedder(), TYPES, None, MethodConfig()), parts)
+    composed = compose(Recognizer(llm, FakeEmbedder(), TYPES, None, MethodConfig()), parts, texts)
     assert composed == combined
     errors = [e and e.split(":")[0] for e in combined["errors"]]
     assert errors == [None, None, "LLM failed", "LLM answer unusable", None]

@@ -64,9 +64,19 @@ def test_blank_text_has_no_sentences(text):
     assert chunk_text(text, 50) == []
 
 
-def test_chunks_are_sentences_when_short():
+def test_chunks_are_sentences_when_not_packed_and_one_chunk_when_they_fit():
     text = "Short one. Another short one."
-    assert chunk_text(text, 300) == split_sentences(text)
+    assert chunk_text(text, 300, pack=False) == split_sentences(text)
+    assert chunk_text(text, 300) == [(0, len(text))]
+
+
+def assert_sentence_aligned(text: str, chunks: list[tuple[int, int]], budget: int) -> None:
+    """Chunks begin and end at sentences, and each is full: its next sentence would not have fitted."""
+    sentences = split_sentences(text)
+    starts, ends = [start for start, _ in sentences], [end for _, end in sentences]
+    assert all(start in starts and end in ends for start, end in chunks)
+    for (start, _), (next_start, _) in zip(chunks, chunks[1:], strict=False):
+        assert ends[starts.index(next_start)] - start > budget
 
 
 def assert_covers(text: str, chunks: list[tuple[int, int]], max_chars: int) -> None:
@@ -101,7 +111,96 @@ def test_chunking_text_with_spaces_cuts_between_words():
 def test_chunking_keeps_sentence_boundaries():
     long_sentence = "Then " + " ".join(["word"] * 40) + "."
     text = f"Short start. {long_sentence} Short end."
-    chunks = chunk_text(text, 50)
+    chunks = chunk_text(text, 50, pack=False)
     assert_covers(text, chunks, 50)
     assert pieces(text, chunks)[0] == "Short start."
     assert pieces(text, chunks)[-1] == "Short end."
+
+
+PARAGRAPH = ("Carole Montillet won the downhill in Val d'Isère. Mr. Smith of France was second. "
+             "The race was held on Jan. 5 in thick fog. Organisers had delayed the start twice. "
+             "Ajax fans travelled from Amsterdam to watch. Ajax later thanked them.")
+
+
+def test_consecutive_sentences_are_packed_up_to_the_budget_never_cut_inside_one():
+    sentences = split_sentences(PARAGRAPH)
+    assert len(sentences) == 6  # "Mr." and "Jan." end no sentence
+    for budget in (100, 150, 250, len(PARAGRAPH)):
+        chunks = chunk_text(PARAGRAPH, budget)
+        assert_covers(PARAGRAPH, chunks, budget)
+        assert_sentence_aligned(PARAGRAPH, chunks, budget)
+    assert chunk_text(PARAGRAPH, len(PARAGRAPH)) == [(0, len(PARAGRAPH))]
+
+
+@pytest.mark.parametrize("line", ["3. Carole Montillet ( France ) 1:18.11", "3 . Carole Montillet ( France ) 1:18.11",
+                                  "(12. Kjetil Andre Aamodt ( Norway ) 1:18.40"])
+def test_a_list_number_stays_with_its_line(line):
+    text = f"Results of the downhill:\n{line}\n4. Picabo Street ( USA ) 1:18.20"
+    assert pieces(text, split_sentences(text)) == ["Results of the downhill:", line, "4. Picabo Street ( USA ) 1:18.20"]
+    assert pieces(text, chunk_text(text, 45)) == ["Results of the downhill:", line, "4. Picabo Street ( USA ) 1:18.20"]
+
+
+def test_a_number_that_ends_a_sentence_still_ends_it():
+    text = "He was born in 1990. Then he moved. She finished 3. Bob won."
+    expected = ["He was born in 1990.", "Then he moved.", "She finished 3.", "Bob won."]
+    assert pieces(text, split_sentences(text)) == expected
+
+
+def test_month_abbreviations_do_not_split():
+    text = "It opened on Sept. 14 in Oslo. It closed on Dec. 2."
+    assert pieces(text, split_sentences(text)) == ["It opened on Sept. 14 in Oslo.", "It closed on Dec. 2."]
+
+
+def test_emoji_zwj_sequences_and_crlf_keep_exact_offsets():
+    family, flag, skin = "👩\u200d👩\u200d👧", "🇫🇷", "👍🏽"
+    text = f"{family} Anna met Bob in Köln.\r\nZoë waved {flag}{skin}!\r\n\r\nThen Oslo. Ende"
+    expected = [f"{family} Anna met Bob in Köln.", f"Zoë waved {flag}{skin}!", "Then Oslo.", "Ende"]
+    assert pieces(text, split_sentences(text)) == expected
+    assert pieces(text, chunk_text(text, 30)) == [expected[0], f"{expected[1]}\r\n\r\n{expected[2]}", "Ende"]
+    assert pieces(text, chunk_text(text, 30, pack=False)) == expected
+    # a lone CR is a line break too
+    assert pieces("One\rTwo", split_sentences("One\rTwo")) == ["One", "Two"]
+
+
+SCOTLAND = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # a flag of tag characters
+
+
+@pytest.mark.parametrize("glyph", ["👩\u200d👩\u200d👧", "🇫🇷", "👍🏽", "e\u0301", "❤\ufe0f", SCOTLAND])
+def test_a_hard_cut_never_splits_a_glyph(glyph):
+    text = glyph * 400  # no whitespace: the cut is hard
+    for budget in (100, 101, 103):
+        chunks = chunk_text(text, budget)
+        assert_covers(text, chunks, budget)
+        assert all(text[start:end] == glyph * ((end - start) // len(glyph)) for start, end in chunks)
+
+
+def test_random_texts_are_covered_exactly_by_sentence_aligned_chunks():
+    rng = random.Random(3)
+    words = ["Anna", "Köln", "👩\u200d👩\u200d👧", "met", "the", "3.", "Mr.", "U.S.", "fog", "🇫🇷", "1:18.11",
+             "(France)"]
+    for _ in range(200):
+        sentences = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 12))) + rng.choice([".", "!", "?", ""])
+                     for _ in range(rng.randint(1, 12))]
+        text = "".join(s + rng.choice([" ", "  ", "\n", "\r\n", "\r\n\r\n", " \t"]) for s in sentences)
+        budget = max(100, *(end - start for start, end in split_sentences(text)))  # no sentence is cut
+        chunks = chunk_text(text, budget)
+        assert_covers(text, chunks, budget)
+        assert_sentence_aligned(text, chunks, budget)
+        assert len(chunks) <= len(chunk_text(text, budget, pack=False)) == len(split_sentences(text))
+
+
+def test_a_kept_range_joins_the_sentences_it_crosses_and_is_never_cut():
+    text = "Shares of Yahoo! Inc. fell. Nothing else moved."
+    yahoo = (text.index("Yahoo!"), text.index("Inc.") + 4)
+    assert pieces(text, chunk_text(text, 30, pack=False)) == ["Shares of Yahoo!", "Inc. fell.", "Nothing else moved."]
+    assert pieces(text, chunk_text(text, 30, pack=False, whole=[yahoo])) == ["Shares of Yahoo! Inc. fell.",
+                                                                            "Nothing else moved."]
+    long_sentence = " ".join(["word"] * 30) + " Carole Montillet " + " ".join(["word"] * 30)
+    name = (long_sentence.index("Carole"), long_sentence.index("Carole") + len("Carole Montillet"))
+    for budget in range(100, 140):
+        chunks = chunk_text(long_sentence, budget, whole=[name])
+        assert any(start <= name[0] and name[1] <= end for start, end in chunks)
+        assert max(end - start for start, end in chunks) <= budget
+    hard = "x" * 150 + "Montillet" + "x" * 150
+    kept = (150, 159)
+    assert any(s <= 150 and 159 <= e for s, e in chunk_text(hard, 100, whole=[kept]))
