@@ -13,7 +13,7 @@ from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
 # The jobs' modules, imported once here and not in each job's fork (2.6 s).
-from . import builds, prelabel, webhooks  # noqa: F401
+from . import builds, jobs, prelabel, webhooks  # noqa: F401
 from .job_queue import QUEUE
 from .services import Services
 

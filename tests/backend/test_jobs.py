@@ -1,4 +1,4 @@
-"""Background jobs: RQ workers, whole-project pre-labeling."""
+"""Background jobs: RQ workers, jobs stored by earlier versions, whole-project pre-labeling."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import backend.worker as worker_module
 from backend.job_queue import QUEUE, JobQueue
 from backend.ls_api import LabelStudioClient
 from backend.prelabel import prelabel_job, prelabel_page_job, prelabel_project
+from backend.project import ProjectConfig
 from backend.services import set_services
 from backend.webhooks import webhook_job
 from backend.worker import run_worker
@@ -43,6 +44,25 @@ def test_an_rq_worker_applies_queued_webhook_events(services, redis_client):
         assert [e.id for e in services.store.human_examples("7")] == ["ann-501@label"]
     finally:
         rq_queue.empty()
+
+
+def test_jobs_stored_under_the_names_of_earlier_versions_still_run(services, redis_client):
+    """Before the backend was split by concern, RQ stored these jobs as `backend.jobs.<name>`: a
+    deployment upgraded while some wait in the queue still runs them."""
+    set_services(services)
+    services.store.remember_texts("7", ["Bob went to Oslo.", "Anna met Maria in Rome yesterday."], 100)
+    event = {"action": "ANNOTATION_CREATED", "project": "7", "label_config": LABEL_CONFIG,
+             "data": payload("annotation_created")}
+    rq_queue = Queue(QUEUE, connection=redis_client)
+    try:
+        rq_queue.enqueue("backend.jobs.webhook_job", event)
+        rq_queue.enqueue("backend.jobs.build_library_job", "7", LABEL_CONFIG, 0)
+        InlineWorker([rq_queue], connection=redis_client).work(burst=True)
+    finally:
+        rq_queue.empty()
+    assert [e.id for e in services.store.human_examples("7")] == ["ann-501@label"]
+    key = ProjectConfig.parse("7", LABEL_CONFIG, services.settings).keys[0]
+    assert services.store.status("7", key)["state"] == "done"
 
 
 def test_prelabel_posts_one_prediction_per_task_in_batches(services):
