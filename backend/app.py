@@ -11,15 +11,18 @@ from werkzeug.exceptions import HTTPException
 
 from reversener.errors import ConfigError
 
-from .context import Context, get_context, set_context
-from .model import ReverseNERModel, project_id
+from .errors import BackendError
+from .model import ReverseNERModel
+from .project import project_id
+from .services import Services, get_services, set_services
+from .webhooks import spool, submit_webhook
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
+class ApiError(BackendError):
     """An error the caller can fix; answered as JSON with this status."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -27,30 +30,29 @@ class ApiError(Exception):
         self.status = status
 
 
-def create_app(context: Context | None = None) -> Flask:
-    context = context or get_context()
-    set_context(context)  # in-process jobs find the same context
-    context.spool.pending()  # opening it replays what an earlier process left there
+def create_app(services: Services | None = None) -> Flask:
+    services = services or get_services()
+    set_services(services)  # in-process jobs find the same services
+    spool(services).pending()  # opening it replays what an earlier process left there
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = context.settings.max_request_bytes
-    count = context.metrics.add
+    app.config["MAX_CONTENT_LENGTH"] = services.settings.max_request_bytes
+    count = services.metrics.add
 
     def model_for(project: str, label_config: str | None) -> ReverseNERModel:
-        config = label_config or context.config(project)
+        config = label_config or services.config(project)
         if not config:
             raise ApiError(422, f"no label config for project {project}: send 'label_config' or call /setup first")
-        model = ReverseNERModel(project, config, context)
         try:
-            model.setup()
+            model = ReverseNERModel(project, config, services)
         except ConfigError as err:
             raise ApiError(422, str(err)) from err
         if label_config:
-            context.remember_config(project, label_config)
+            services.remember_config(project, label_config)
         return model
 
     @app.before_request
     def authenticate():
-        if request.path in ("/", "/health") or _authorized(context.settings):
+        if request.path in ("/", "/health") or _authorized(services.settings):
             return None
         count(unauthorized=1)
         response = jsonify(status="error", message="authentication required")
@@ -62,12 +64,12 @@ def create_app(context: Context | None = None) -> Flask:
     @app.get("/")
     def health():
         try:
-            context.redis.ping()
+            services.redis.ping()
             redis_state = "ok"
         except Exception as err:  # any Redis fault: the backend itself is still up
             redis_state = f"unreachable: {type(err).__name__}"
         return jsonify(status="UP", model_class="ReverseNERModel", redis=redis_state,
-                       llm=context.runtime.settings.llm_model or "local")
+                       llm=services.runtime.settings.llm_model or "local")
 
     @app.post("/setup")
     def setup():
@@ -75,7 +77,7 @@ def create_app(context: Context | None = None) -> Flask:
         project = _project(body)
         model = model_for(project, _required(body, "schema", str))
         if body.get("hostname") and body.get("access_token"):
-            context.credentials[project] = (str(body["hostname"]), str(body["access_token"]))
+            services.credentials[project] = (str(body["hostname"]), str(body["access_token"]))
         return jsonify(model_version=model.model_version)
 
     @app.get("/versions")
@@ -84,9 +86,9 @@ def create_app(context: Context | None = None) -> Flask:
         this process has served (one per project: older versions are not kept)."""
         if request.args.get("project"):
             project = _project({"project": request.args["project"]})
-            config = context.config(project)
+            config = services.config(project)
             return jsonify(versions=[model_for(project, config).model_version] if config else [])
-        return jsonify(versions=sorted(set(context.versions.values())))
+        return jsonify(versions=sorted(set(services.versions.values())))
 
     @app.post("/predict")
     def predict():
@@ -108,15 +110,15 @@ def create_app(context: Context | None = None) -> Flask:
         project_payload.pop("token", None)  # the project's token is never stored or logged
         project = _project(body)
         model = model_for(project, project_payload.get("label_config"))
-        context.submit_webhook({"action": action, "project": project, "label_config": model.label_config,
-                                "data": {k: v for k, v in body.items() if k != "project"}})
+        submit_webhook(services, {"action": action, "project": project, "label_config": model.label_config,
+                                  "data": {k: v for k, v in body.items() if k != "project"}})
         count(webhooks=1)
         return jsonify(status="accepted", action=action), 201
 
     @app.get("/metrics")
     def metrics():
-        return jsonify(backend=context.metrics.snapshot(), llm=context.runtime.llm.stats.snapshot()
-                       if "llm" in context.runtime.__dict__ else {})
+        return jsonify(backend=services.metrics.snapshot(), llm=services.runtime.llm.stats.snapshot()
+                       if "llm" in services.runtime.__dict__ else {})
 
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reversener.cli import app, console, progress_bars
 from reversener.cli import run as run_engine_cli
 
+if TYPE_CHECKING:  # the commands import the backend only when they run
+    from .services import Services
+
 __all__ = ["app", "run"]
 
 
 @app.command()
 def serve(
-    port: Annotated[Optional[int], typer.Option(help="Port (env PORT, default 9090).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="gunicorn workers (env WORKERS).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env PORT, default 9090).")] = None,
+    workers: Annotated[int | None, typer.Option(help="gunicorn workers (env WORKERS).")] = None,
 ) -> None:
     """Run the Label Studio ML backend (gunicorn); embedded Redis and LLM unless configured."""
     from .server import serve as serve_backend
@@ -29,20 +32,20 @@ def serve(
 @app.command()
 def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empty.")] = False) -> None:
     """Run an RQ worker for library builds, webhook events and pre-labeling jobs."""
-    from .context import get_context
+    from .services import get_services
     from .worker import run_worker
 
-    context = get_context()
-    logging.basicConfig(level=context.settings.log_level.upper(), force=True,
+    services = get_services()
+    logging.basicConfig(level=services.settings.log_level.upper(), force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(context, burst)
+    run_worker(services, burst)
 
 
 @app.command()
 def prelabel(
     project: Annotated[str, typer.Option("--project", "-p", help="Label Studio project id.")],
-    url: Annotated[Optional[str], typer.Option(help="Label Studio URL (env LABEL_STUDIO_URL).")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="API token (env LABEL_STUDIO_API_KEY).")] = None,
+    url: Annotated[str | None, typer.Option(help="Label Studio URL (env LABEL_STUDIO_URL).")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API token (env LABEL_STUDIO_API_KEY).")] = None,
     background: Annotated[bool, typer.Option(
         help="Enqueue for the RQ workers (a job per page of tasks) instead of running here.")] = False,
     status: Annotated[bool, typer.Option(help="Show the progress of the project's latest background run.")] = False,
@@ -52,15 +55,15 @@ def prelabel(
 ) -> None:
     """Pre-annotate every task of a project and post the predictions to Label Studio; exits 1 when
     a task failed (it gets no prediction), unless --allow-partial."""
-    from .context import get_context
     from .ls_api import LabelStudioClient
-    from .prelabel import prelabel_project
+    from .prelabel import prelabel_job, prelabel_project
+    from .services import get_services
 
-    context = get_context()
+    services = get_services()
     if status:
-        _show_prelabel(context, project)
+        _show_prelabel(services, project)
         return
-    s = context.settings
+    s = services.settings
     url = url or s.label_studio_url
     token = api_key or (s.label_studio_api_key.get_secret_value() if s.label_studio_api_key else None)
     if not url or not token:
@@ -68,15 +71,15 @@ def prelabel(
     if background:
         if s.inline():  # jobs would run in this process, which ends now
             raise typer.BadParameter("--background needs REDIS_URL and running `reversener worker` processes")
-        context.jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", project, url, page_size)
+        services.jobs.enqueue("prelabel", prelabel_job, project, url, page_size)
         console.print(f"pre-labeling of project {project} enqueued; the workers need LABEL_STUDIO_API_KEY. "
                       f"Follow it with: reversener prelabel -p {project} --status")
         return
-    context.credentials[project] = (url, token)  # the library build reads the project's texts with them
+    services.credentials[project] = (url, token)  # the library build reads the project's texts with them
     with progress_bars() as bar:
         state: dict = {}
         counts = prelabel_project(
-            context, project, LabelStudioClient(url, token), batch_size=batch_size,
+            services, project, LabelStudioClient(url, token), batch_size=batch_size,
             on_total=lambda total: state.update(advance=bar(f"project {project}", total)),
             progress=lambda n: state["advance"](n), say=console.print,
         )
@@ -89,8 +92,8 @@ def prelabel(
             raise typer.Exit(1)
 
 
-def _show_prelabel(context, project: str) -> None:
-    run = context.store.prelabel_run(project)
+def _show_prelabel(services: Services, project: str) -> None:
+    run = services.store.prelabel_run(project)
     if not run:
         console.print(f"project {project}: no background pre-labeling has started its pages yet")
         return
@@ -100,7 +103,7 @@ def _show_prelabel(context, project: str) -> None:
 
 
 def run() -> None:
-    from .context import stop_background
+    from .services import stop_background
 
     try:
         run_engine_cli()

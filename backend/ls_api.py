@@ -7,15 +7,11 @@ from collections.abc import Iterator
 
 import httpx
 
-from reversener.errors import ReverseNERError
+from .errors import LabelStudioError
 
-__all__ = ["LabelStudioClient", "LabelStudioError"]
+__all__ = ["LabelStudioClient"]
 
 log = logging.getLogger(__name__)
-
-
-class LabelStudioError(ReverseNERError):
-    """Label Studio could not be reached or refused a request."""
 
 
 class LabelStudioClient:

@@ -16,15 +16,13 @@ from dataclasses import dataclass, field
 
 from reversener.llm.client import LLMClient, Progress
 
-__all__ = ["PendingPredictions", "Outcome", "TaskFailed"]
+from .errors import TaskFailed
+
+__all__ = ["PendingPredictions", "Outcome"]
 
 log = logging.getLogger(__name__)
 
 _POLL = 0.25  # seconds between checks of the stop flag while a request waits
-
-
-class TaskFailed(Exception):
-    """A task's prediction could not be made (the LLM failed or answered nothing usable)."""
 
 
 @dataclass

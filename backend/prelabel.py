@@ -14,21 +14,23 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 
-from .context import Context, get_context
-from .ls_api import LabelStudioClient, LabelStudioError
-from .jobs import build_library_now
-from .model import SKIPPED, ReverseNERModel
+from .builds import build_library_now
+from .errors import LabelStudioError
+from .ls_api import LabelStudioClient
+from .predictions import Predictor
+from .project import ProjectConfig
+from .services import Services, get_services
+from .versions import read_state
 
 __all__ = ["prelabel_project", "prelabel_job", "prelabel_page_job", "COUNTS"]
 
 log = logging.getLogger(__name__)
 
 COUNTS = ("tasks", "predictions", "entities", "failed", "kept")
-PAGE_JOB = "backend.prelabel.prelabel_page_job"
 
 
 def prelabel_project(
-    context: Context, project: str, client: LabelStudioClient, *, batch_size: int = 16,
+    services: Services, project: str, client: LabelStudioClient, *, batch_size: int = 16,
     progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None,
     say: Callable[[str], None] = log.info,
 ) -> dict[str, int]:
@@ -36,40 +38,39 @@ def prelabel_project(
     predictions; returns counts. A task that already holds a prediction of the current
     model_version is left alone (`kept`), so a rerun only retries what failed; a task whose
     prediction failed gets none and is counted in `failed`."""
-    label_config = ready_config(context, project, client, say)
+    label_config = ready_config(services, project, client, say)
     if on_total:
         on_total(client.count_tasks(project))
-    return predict_tasks(context, project, label_config, client, client.iter_tasks(project), batch_size, progress)
+    return predict_tasks(services, project, label_config, client, client.iter_tasks(project), batch_size, progress)
 
 
-def ready_config(context: Context, project: str, client: LabelStudioClient,
+def ready_config(services: Services, project: str, client: LabelStudioClient,
                  say: Callable[[str], None] = log.info) -> str:
     """The project's label config, once each of its libraries is built (or its build failed)."""
     label_config = client.project(project).get("label_config")
     if not label_config:
         raise LabelStudioError(f"project {project} has no label config")
-    model = ReverseNERModel(project, label_config, context)
-    model.setup()
-    for index, key in enumerate(model.keys()):  # ReverseNER needs its library first; a command can wait
-        if context.store.library_meta(project, key) is None:
+    config = ProjectConfig.parse(project, label_config, services.settings)
+    for index, key in enumerate(config.keys):  # ReverseNER needs its library first; a command can wait
+        if services.store.library_meta(project, key) is None:
             say(f"project {project}: building the example library first (minutes with a local model)")
-            outcome = build_library_now(context, project, label_config, index)
+            outcome = build_library_now(services, config, index)
             if outcome != "built":
                 say(f"project {project}: library {outcome}; predicting zero-shot")
     return label_config
 
 
-def predict_tasks(context: Context, project: str, label_config: str, client: LabelStudioClient,
+def predict_tasks(services: Services, project: str, label_config: str, client: LabelStudioClient,
                   tasks: Iterable[dict], batch_size: int = 16,
                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Predict and post each task that holds no prediction of the current model_version."""
-    model = ReverseNERModel(project, label_config, context)  # reads the libraries as they are now
-    model.setup()
+    config = ProjectConfig.parse(project, label_config, services.settings)
+    predictor = Predictor(services, config, read_state(services, config))  # the libraries as they are now
     counts = dict.fromkeys(COUNTS, 0)
     batch: list[dict] = []
     for task in tasks:
         versions = str(task.get("predictions_model_versions") or "").split(",")
-        if model.model_version in (v.strip() for v in versions):
+        if predictor.state.version in (v.strip() for v in versions):
             counts["tasks"] += 1
             counts["kept"] += 1
             if progress:
@@ -77,16 +78,17 @@ def predict_tasks(context: Context, project: str, label_config: str, client: Lab
             continue
         batch.append(task)
         if len(batch) == batch_size:
-            _flush(model, client, batch, counts, progress)
-    _flush(model, client, batch, counts, progress)
+            _flush(predictor, client, batch, counts, progress)
+    _flush(predictor, client, batch, counts, progress)
     return counts
 
 
-def _flush(model, client, batch: list[dict], counts: dict, progress) -> None:
+def _flush(predictor: Predictor, client: LabelStudioClient, batch: list[dict], counts: dict[str, int],
+           progress: Callable[[int], None] | None) -> None:
     if not batch:
         return
-    for task, prediction in zip(batch, model.predict(batch, deadline=None), strict=True):
-        if prediction is SKIPPED:  # the LLM failed for it; the model logged why
+    for task, prediction in zip(batch, predictor.predict(batch, deadline=None), strict=True):
+        if not isinstance(prediction, dict):  # SKIPPED: the LLM failed for it; the predictor logged why
             counts["failed"] += 1
             continue
         client.create_prediction(task["id"], prediction)
@@ -106,18 +108,18 @@ def prelabel_job(project: str, url: str | None = None, page_size: int = 100) -> 
     LABEL_STUDIO_API_KEY say where and who; the token never goes through Redis."""
     from rq import get_current_job
 
-    context = get_context()
-    client = _client(context, project, url)
-    label_config = ready_config(context, project, client)
+    services = get_services()
+    client = _client(services, project, url)
+    label_config = ready_config(services, project, client)
     current = get_current_job()
     run = current.id if current is not None else "inline"
     pages = math.ceil(client.count_tasks(project) / page_size)
     calls = [(project, label_config, run, page, page_size, url) for page in range(1, pages + 1)]
-    if context.store.prelabel_run(project).get("run") == run:
+    if services.store.prelabel_run(project).get("run") == run:
         log.info("project %s: pre-labeling run %s already enqueued its pages", project, run)
     else:
-        context.jobs.enqueue_many("prelabel", PAGE_JOB, calls,
-                                  then=lambda pipe: context.store.start_prelabel(project, run, pages, pipe))
+        services.jobs.enqueue_many("prelabel", prelabel_page_job, calls,
+                                   then=lambda pipe: services.store.start_prelabel(project, run, pages, pipe))
         log.info("project %s: pre-labeling run %s: %d pages of %d tasks enqueued", project, run, pages, page_size)
     return {"run": run, "pages": pages}
 
@@ -125,21 +127,21 @@ def prelabel_job(project: str, url: str | None = None, page_size: int = 100) -> 
 def prelabel_page_job(project: str, label_config: str, run: str, page: int, page_size: int,
                       url: str | None = None) -> dict[str, int]:
     """RQ entry point: predict one page of tasks and add its counts to the run's progress."""
-    context = get_context()
-    client = _client(context, project, url)
+    services = get_services()
+    client = _client(services, project, url)
     tasks = client.tasks_page(project, page, page_size)
-    counts = predict_tasks(context, project, label_config, client, tasks)
-    context.store.add_prelabel(project, run, page, counts)
+    counts = predict_tasks(services, project, label_config, client, tasks)
+    services.store.add_prelabel(project, run, page, counts)
     log.info("project %s, run %s, page %d: %s", project, run, page, counts)
     return counts
 
 
-def _client(context: Context, project: str, url: str | None) -> LabelStudioClient:
+def _client(services: Services, project: str, url: str | None) -> LabelStudioClient:
     """A client of the Label Studio at `url` (else LABEL_STUDIO_URL), which the library build reads
     the project's texts from too."""
-    s = context.settings
+    s = services.settings
     url = url or s.label_studio_url
     if not url or not s.label_studio_api_key:
         raise LabelStudioError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the worker")
-    context.credentials[project] = (url, s.label_studio_api_key.get_secret_value())
-    return LabelStudioClient(*context.credentials[project])
+    services.credentials[project] = (url, s.label_studio_api_key.get_secret_value())
+    return LabelStudioClient(*services.credentials[project])

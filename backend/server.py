@@ -15,8 +15,8 @@ from gunicorn.app.base import BaseApplication
 from reversener.llm.local import LocalLLMServer, ensure_bundled_model
 
 from .app import create_app
-from .context import Context, stop_background
 from .redis_conn import connect
+from .services import Services, stop_background
 from .settings import BackendSettings
 
 __all__ = ["BackendServer", "serve"]
@@ -45,10 +45,10 @@ class BackendServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        context = Context(self.settings)
-        app = create_app(context)  # in each worker, after the fork; stop_background() finds its context
+        services = Services(self.settings)
+        app = create_app(services)  # in each worker, after the fork; stop_background() finds its services
         # Load the embedder now, not in the first click's deadline (docs/label-studio.md, Every click).
-        threading.Thread(target=context.runtime.embedder.embed, args=(["warm-up"],), name="warm-up",
+        threading.Thread(target=services.runtime.embedder.embed, args=(["warm-up"],), name="warm-up",
                          daemon=True).start()
         return app
 

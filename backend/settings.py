@@ -40,7 +40,9 @@ class BackendSettings(Settings):
     build_lock_seconds: int = Field(
         1800, ge=10, description="A library build lock expires after this long if its holder dies."
     )
-    basic_auth_user: str | None = Field(None, description="With BASIC_AUTH_PASS: basic auth on every route but /health.")
+    basic_auth_user: str | None = Field(
+        None, description="With BASIC_AUTH_PASS: basic auth on every route but /health."
+    )
     basic_auth_pass: SecretStr | None = Field(None, description="Password for BASIC_AUTH_USER.")
     webhook_secret: SecretStr | None = Field(
         None, description="Shared secret a webhook may send in the X-Webhook-Secret header instead of basic auth."

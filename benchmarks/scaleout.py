@@ -24,7 +24,8 @@ import typer
 from redis import Redis
 from rq import Worker
 
-from backend.context import JobQueue
+from backend.job_queue import JobQueue
+from backend.prelabel import prelabel_job
 from backend.store import LibraryStore
 from reversener.devtools import stack
 from reversener.devtools.fake_answers import answer
@@ -49,7 +50,7 @@ def texts(n: int, offset: int) -> list[str]:
 def prelabel(jobs: JobQueue, store: LibraryStore, ls: FakeLabelStudio, page_size: int, timeout: float = 1800) -> float:
     """Seconds from enqueueing the pre-labeling (what `prelabel --background` does) to its last page done."""
     started = time.monotonic()
-    jobs.enqueue("prelabel", "backend.prelabel.prelabel_job", PROJECT, ls.url, page_size)
+    jobs.enqueue("prelabel", prelabel_job, PROJECT, ls.url, page_size)
     while True:
         run = store.prelabel_run(PROJECT)
         if run.get("pages") and run["pages_done"] == run["pages"] and ls.predictions() >= len(ls.tasks):

@@ -11,15 +11,15 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.app import create_app
-from backend.context import Context
 from backend.redis_conn import shut_down
+from backend.services import Services
 from backend.settings import BackendSettings
-from reversener.runtime import Runtime
-
-from reversener.devtools.fake_answers import answer
 from reversener.devtools import stack
+from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer
 from reversener.devtools.stack import LS_TOKEN
+from reversener.runtime import Runtime
+
 from ..scripted_llm import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,31 +55,31 @@ def redis_client(request, tmp_path_factory):
 
 
 @pytest.fixture
-def context(llm_server, redis_client, tmp_path):
+def services(llm_server, redis_client, tmp_path):
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     settings = BackendSettings(
         llm_model="openai/fake", llm_api_base=llm_server.api_base, llm_api_key="sk-test", llm_cache=False,
         data_dir=tmp_path, redis_prefix=prefix, jobs_inline=True, feature_sentences=3, entities_per_type=3,
         label_studio_url=None, label_studio_api_key=None,
     )
-    ctx = Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=redis_client)
-    yield ctx
-    ctx.jobs.drain()
+    services = Services(settings, Runtime(settings, embedder=FakeEmbedder()), redis=redis_client)
+    yield services
+    services.jobs.drain()
     for key in redis_client.scan_iter(f"{prefix}:*"):
         redis_client.delete(key)
 
 
 @pytest.fixture
-def client(context):
-    return create_app(context).test_client()
+def client(services):
+    return create_app(services).test_client()
 
 
 @pytest.fixture
-def context_for(redis_client, tmp_path):
-    """A backend context whose LLM answers with the given responder; settings may be overridden."""
-    servers, contexts = [], []
+def services_for(redis_client, tmp_path):
+    """Backend services whose LLM answers with the given responder; settings may be overridden."""
+    servers, all_services = [], []
 
-    def make(responder, latency: float = 0.0, **overrides) -> Context:
+    def make(responder, latency: float = 0.0, **overrides) -> Services:
         server = FakeOpenAIServer(responder, latency=latency).__enter__()
         servers.append(server)
         settings = BackendSettings(**{
@@ -87,14 +87,14 @@ def context_for(redis_client, tmp_path):
             "llm_cache": False, "llm_retries": 1, "data_dir": tmp_path, "redis_prefix": f"rel-{uuid.uuid4().hex[:6]}",
             "jobs_inline": True, "feature_sentences": 2, "entities_per_type": 2,
             "label_studio_url": None, "label_studio_api_key": None, **overrides})
-        context = Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=redis_client)
-        context.llm_server = server
-        contexts.append(context)
-        return context
+        services = Services(settings, Runtime(settings, embedder=FakeEmbedder()), redis=redis_client)
+        services.llm_server = server
+        all_services.append(services)
+        return services
 
     yield make
-    for context in contexts:
-        context.stopping.set()  # abandon what a test left running in the background
+    for services in all_services:
+        services.stopping.set()  # abandon what a test left running in the background
     for server in servers:
         server.__exit__()
 

@@ -16,12 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reversener.devtools import stack
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
-from reversener.devtools import stack
 from reversener.devtools.stack import LS_TOKEN as TOKEN
 
 from .conftest import ROOT
+
 TEXTS = [
     "Angela Merkel met officials of Siemens in Berlin on Monday.",
     "Reuters reported that Bob had left Oslo for good.",
@@ -115,7 +116,8 @@ def slow_backend(label_studio, tmp_path_factory):
 def _project_with_tasks(api: httpx.Client, backend_url: str, texts: list[str]) -> int:
     config = (ROOT / "label_config.xml").read_text("utf-8")
     project = api.post("/api/projects", json={"title": "slow", "label_config": config}).json()["id"]
-    assert api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts]).json()["task_count"] == len(texts)
+    imported = api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts]).json()
+    assert imported["task_count"] == len(texts)
     connected = api.post("/api/ml", json={"project": project, "url": backend_url, "title": "reversener"})
     assert connected.json()["readable_state"] == "Connected"
     return project

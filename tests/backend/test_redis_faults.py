@@ -15,14 +15,14 @@ import pytest
 from redis import Connection, ConnectionPool, Redis
 
 from backend.app import create_app
-from backend.context import Context
 from backend.redis_conn import connect, guarded
+from backend.services import Services
 from backend.settings import BackendSettings
+from backend.webhooks import spool
 from reversener.devtools.stack import RedisServer
 from reversener.runtime import Runtime
 
 from ..scripted_llm import FakeEmbedder
-from .conftest import LABEL_CONFIG
 from .test_api import payload, regions
 
 
@@ -33,28 +33,28 @@ def redis_process(tmp_path):
 
 
 @pytest.fixture
-def fault_context(llm_server, redis_process, tmp_path):
+def fault_services(llm_server, redis_process, tmp_path):
     settings = BackendSettings(
         llm_model="openai/fake", llm_api_base=llm_server.api_base, llm_api_key="sk-test", llm_cache=False,
         data_dir=tmp_path, redis_url=f"redis://127.0.0.1:{redis_process.port}/0", jobs_inline=True,
         redis_prefix=f"fault-{uuid.uuid4().hex[:6]}", feature_sentences=3, entities_per_type=3)
     client = Redis(port=redis_process.port, socket_timeout=2, socket_connect_timeout=1)
-    return Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=client)
+    return Services(settings, Runtime(settings, embedder=FakeEmbedder()), redis=client)
 
 
-def test_redis_restart_keeps_every_human_example(fault_context, redis_process):
-    client = create_app(fault_context).test_client()
+def test_redis_restart_keeps_every_human_example(fault_services, redis_process):
+    client = create_app(fault_services).test_client()
     client.post("/webhook", json=payload("annotation_created"))
-    fault_context.jobs.drain()
+    fault_services.jobs.drain()
     redis_process.stop()
     redis_process.start()  # AOF replays on start
-    assert [e.id for e in fault_context.store.human_examples("7")] == ["ann-501@label"]
+    assert [e.id for e in fault_services.store.human_examples("7")] == ["ann-501@label"]
 
 
-def test_redis_going_away_mid_batch_loses_nothing(fault_context, redis_process):
-    client = create_app(fault_context).test_client()
+def test_redis_going_away_mid_batch_loses_nothing(fault_services, redis_process):
+    client = create_app(fault_services).test_client()
     client.post("/predict", json=payload("predict"))
-    fault_context.jobs.drain()  # library built and cached in memory
+    fault_services.jobs.drain()  # library built and cached in memory
     version = client.post("/predict", json=payload("predict")).get_json()["results"][0]["model_version"]
     assert version.startswith("reversener-")
 
@@ -68,30 +68,30 @@ def test_redis_going_away_mid_batch_loses_nothing(fault_context, redis_process):
     assert regions(results[0]) == {("Angela Merkel", "PER"), ("Siemens", "ORG"), ("Berlin", "LOC")}
 
     assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
-    fault_context.jobs.drain()
-    assert fault_context.spool.pending() == 1  # kept on disk, not lost
+    fault_services.jobs.drain()
+    assert spool(fault_services).pending() == 1  # kept on disk, not lost
 
     redis_process.start()
-    fault_context.spool.replay_now()  # its own thread may be replaying it already: then this waits for it
-    assert fault_context.spool.pending() == 0
-    assert [e.id for e in fault_context.store.human_examples("7")] == ["ann-501@label"]
+    spool(fault_services).replay_now()  # its own thread may be replaying it already: then this waits for it
+    assert spool(fault_services).pending() == 0
+    assert [e.id for e in fault_services.store.human_examples("7")] == ["ann-501@label"]
 
 
-def test_spooled_events_survive_a_backend_restart(fault_context, redis_process):
+def test_spooled_events_survive_a_backend_restart(fault_services, redis_process):
     redis_process.stop()
-    client = create_app(fault_context).test_client()
+    client = create_app(fault_services).test_client()
     assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
-    fault_context.jobs.drain()
-    assert fault_context.spool.pending() == 1
+    fault_services.jobs.drain()
+    assert spool(fault_services).pending() == 1
     redis_process.start()
-    restarted = Context(fault_context.settings, Runtime(fault_context.settings, embedder=FakeEmbedder()),
+    restarted = Services(fault_services.settings, Runtime(fault_services.settings, embedder=FakeEmbedder()),
                         redis=Redis(port=redis_process.port))
     create_app(restarted)  # the start-up replays the spool; nobody calls it by hand
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not restarted.store.human_examples("7"):
         time.sleep(0.05)
     assert [e.id for e in restarted.store.human_examples("7")] == ["ann-501@label"]
-    assert restarted.spool.pending() == 0
+    assert spool(restarted).pending() == 0
 
 
 class HungRedis:
@@ -124,8 +124,8 @@ def test_a_hung_redis_is_skipped_after_one_timeout_and_tried_again_later(llm_ser
     connection_class = guarded(Connection, retry_after=60)
     pool = ConnectionPool(host="127.0.0.1", port=hung.port, socket_timeout=0.5, socket_connect_timeout=0.5,
                           connection_class=connection_class)
-    context = Context(settings, Runtime(settings, embedder=FakeEmbedder()), redis=Redis(connection_pool=pool))
-    client = create_app(context).test_client()
+    services = Services(settings, Runtime(settings, embedder=FakeEmbedder()), redis=Redis(connection_pool=pool))
+    client = create_app(services).test_client()
     try:
         for _ in range(5):
             answer = client.post("/predict", json=payload("predict"))
@@ -133,8 +133,8 @@ def test_a_hung_redis_is_skipped_after_one_timeout_and_tried_again_later(llm_ser
             assert regions(answer.get_json()["results"][0]) == {("Angela Merkel", "PER"), ("Siemens", "ORG"),
                                                                  ("Berlin", "LOC")}
         assert client.post("/webhook", json=payload("annotation_created")).status_code == 201
-        context.jobs.drain()
-        assert context.spool.pending() == 1  # the correction waits on disk
+        services.jobs.drain()
+        assert spool(services).pending() == 1  # the correction waits on disk
         assert client.get("/health").get_json()["redis"].startswith("unreachable")
         assert len(hung.accepted) == 1  # one timeout, then every request skipped Redis at once
 

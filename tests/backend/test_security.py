@@ -16,11 +16,11 @@ def _basic(user: str, password: str) -> dict:
 
 
 @pytest.fixture
-def secured(context):
-    context.settings = type(context.settings).model_validate({
-        **context.settings.model_dump(), "basic_auth_user": "ls", "basic_auth_pass": "s3cret",
+def secured(services):
+    services.settings = type(services.settings).model_validate({
+        **services.settings.model_dump(), "basic_auth_user": "ls", "basic_auth_pass": "s3cret",
         "webhook_secret": "hook-secret", "max_request_bytes": 200_000})
-    return create_app(context).test_client()
+    return create_app(services).test_client()
 
 
 def test_health_is_open_everything_else_needs_credentials(secured):
@@ -36,19 +36,19 @@ def test_right_basic_auth_passes_and_wrong_fails(secured):
     assert secured.post("/setup", json=payload("setup"), headers=_basic("ls", "wrong")).status_code == 401
 
 
-def test_an_unauthenticated_webhook_cannot_change_a_library(secured, context):
+def test_an_unauthenticated_webhook_cannot_change_a_library(secured, services):
     assert secured.post("/webhook", json=payload("annotation_created")).status_code == 401
     wrong = {"X-Webhook-Secret": "guess"}
     assert secured.post("/webhook", json=payload("annotation_created"), headers=wrong).status_code == 401
-    context.jobs.drain()
-    assert context.store.human_examples("7") == [] and context.store.revision("7") == 0
+    services.jobs.drain()
+    assert services.store.human_examples("7") == [] and services.store.revision("7") == 0
 
 
-def test_a_webhook_with_the_shared_secret_is_accepted(secured, context):
+def test_a_webhook_with_the_shared_secret_is_accepted(secured, services):
     response = secured.post("/webhook", json=payload("annotation_created"), headers={"X-Webhook-Secret": "hook-secret"})
     assert response.status_code == 201
-    context.jobs.drain()
-    assert len(context.store.human_examples("7")) == 1
+    services.jobs.drain()
+    assert len(services.store.human_examples("7")) == 1
 
 
 def test_the_secret_header_does_not_open_other_routes(secured):
@@ -63,9 +63,9 @@ def test_oversized_bodies_get_413_as_json(secured):
     assert response.status_code == 413 and response.get_json()["status"] == "error"
 
 
-def test_projects_are_namespaced_in_redis(client, context, redis_client):
+def test_projects_are_namespaced_in_redis(client, services, redis_client):
     client.post("/webhook", json=payload("annotation_created"))
-    context.jobs.drain()
-    assert context.store.human_examples("8") == []  # another project sees nothing
-    prefix = f"{context.settings.redis_prefix}:p:7:"
-    assert all(k.decode().startswith(prefix) for k in redis_client.scan_iter(f"{context.settings.redis_prefix}:*"))
+    services.jobs.drain()
+    assert services.store.human_examples("8") == []  # another project sees nothing
+    prefix = f"{services.settings.redis_prefix}:p:7:"
+    assert all(k.decode().startswith(prefix) for k in redis_client.scan_iter(f"{services.settings.redis_prefix}:*"))

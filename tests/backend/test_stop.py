@@ -16,9 +16,9 @@ import pytest
 
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer
+from reversener.devtools.stack import wait_until_up
 from reversener.llm.local import free_port
 
-from reversener.devtools.stack import wait_until_up
 from .test_api import payload
 
 pytestmark = pytest.mark.timeout(300)

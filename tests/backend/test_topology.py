@@ -165,7 +165,8 @@ def _mid_page(topology):
 
 def test_a_redis_restart_loses_no_human_example(topology):
     backends, redis_server, store = topology["backends"], topology["redis"], topology["store"]
-    topology["workers"].append(stack.worker(topology["root"] / "worker-2", topology["env"]))  # the killed one's stand-in
+    # the killed one's stand-in
+    topology["workers"].append(stack.worker(topology["root"] / "worker-2", topology["env"]))
     before = {e.id for e in store.human_examples(PROJECT)}
     sent = []
 

@@ -8,9 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from reversener.devtools.fake_answers import answer
-
 from backend.app import create_app
+from reversener.devtools.fake_answers import answer
 
 from .test_api import regions
 
@@ -29,7 +28,7 @@ class FileServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 server.seen.append(self.headers.get("Authorization", ""))
                 body = FILES.get(self.path)
                 status = 200 if body and self.headers.get("Authorization") == f"Token {token}" else 404
@@ -63,33 +62,33 @@ def _body(urls):
             "tasks": [{"id": i, "data": {"url": url}} for i, url in enumerate(urls)]}
 
 
-def test_a_text_behind_a_url_is_read_with_the_project_credentials(context_for, files):
-    context = context_for(answer, label_studio_url=files.url, label_studio_api_key="file-token")
-    client = create_app(context).test_client()
+def test_a_text_behind_a_url_is_read_with_the_project_credentials(services_for, files):
+    services = services_for(answer, label_studio_url=files.url, label_studio_api_key="file-token")
+    client = create_app(services).test_client()
     results = client.post("/predict", json=_body(list(FILES))).get_json()["results"]
     assert regions(results[0]) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")}
     assert [r["value"]["start"] for r in results[1]["result"]] == [0, 14]  # offsets into the text read
     assert files.seen and set(files.seen) == {"Token file-token"}
-    prompts = [r["messages"][-1]["content"] for r in context.llm_server.requests]
+    prompts = [r["messages"][-1]["content"] for r in services.llm_server.requests]
     assert not any("/data/upload" in p for p in prompts)
 
 
-def test_without_credentials_a_url_task_gets_no_prediction_and_says_why(context_for, caplog):
-    context = context_for(answer)
-    results = create_app(context).test_client().post("/predict", json=_body(["/data/upload/1/a.txt"])).get_json()
+def test_without_credentials_a_url_task_gets_no_prediction_and_says_why(services_for, caplog):
+    services = services_for(answer)
+    results = create_app(services).test_client().post("/predict", json=_body(["/data/upload/1/a.txt"])).get_json()
     assert results["results"] == [[]]
     assert any("valueType=url" in r.message and "LABEL_STUDIO_URL" in r.message for r in caplog.records)
-    assert not any("/data/upload" in str(r["messages"]) for r in context.llm_server.requests)
+    assert not any("/data/upload" in str(r["messages"]) for r in services.llm_server.requests)
 
 
-def test_a_correction_on_a_url_task_learns_the_text_behind_it(context_for, files):
-    context = context_for(answer, label_studio_url=files.url, label_studio_api_key="file-token")
-    client = create_app(context).test_client()
+def test_a_correction_on_a_url_task_learns_the_text_behind_it(services_for, files):
+    services = services_for(answer, label_studio_url=files.url, label_studio_api_key="file-token")
+    client = create_app(services).test_client()
     event = {"action": "ANNOTATION_CREATED", "project": {"id": 5, "label_config": URL_CONFIG},
              "task": {"id": 1, "data": {"url": "/data/upload/1/b.txt"}},
              "annotation": {"id": 77, "result": [{"from_name": "label", "to_name": "text", "type": "labels",
                                                   "value": {"start": 0, "end": 5, "labels": ["PER"]}}]}}
     assert client.post("/webhook", json=event).status_code == 201
-    context.jobs.drain()
-    [human] = context.store.human_examples("5")
+    services.jobs.drain()
+    [human] = services.store.human_examples("5")
     assert human.text == "Maria flew to Rome." and human.text[0:5] == "Maria"

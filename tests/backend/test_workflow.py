@@ -9,7 +9,7 @@ import threading
 import time
 
 from backend.app import create_app
-from backend.model import ReverseNERModel
+from backend.project import ProjectConfig
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import Reply
 
@@ -45,11 +45,11 @@ class RecordingLabelStudio:
             self.posted.append((task_id, prediction))
 
 
-def test_tasks_past_the_deadline_are_skipped_then_written_back_and_kept(context_for):
-    context = context_for(answer, latency=0.4, predict_deadline=1.0, llm_concurrency=2)
+def test_tasks_past_the_deadline_are_skipped_then_written_back_and_kept(services_for):
+    services = services_for(answer, latency=0.4, predict_deadline=1.0, llm_concurrency=2)
     label_studio = RecordingLabelStudio()
-    context.ls_client = lambda project: label_studio
-    client = create_app(context).test_client()
+    services.ls_client = lambda project: label_studio
+    client = create_app(services).test_client()
 
     started = time.monotonic()
     first = client.post("/predict", json=_body(TEXTS)).get_json()
@@ -64,29 +64,29 @@ def test_tasks_past_the_deadline_are_skipped_then_written_back_and_kept(context_
     assert {task for task, _ in label_studio.posted} == late  # each late task once, none answered twice
     assert all(p["model_version"] == first["model_version"] for _, p in label_studio.posted)
 
-    calls = len(context.llm_server.requests)
+    calls = len(services.llm_server.requests)
     again = client.post("/predict", json=_body(TEXTS)).get_json()
     assert all(r != [] for r in again["results"])  # all kept: answered at once
-    assert len(context.llm_server.requests) == calls
+    assert len(services.llm_server.requests) == calls
     metrics = client.get("/metrics").get_json()["backend"]
     assert metrics["predict_late_tasks"] == len(late) and metrics["predictions_written_back"] == len(late)
 
 
-def test_a_task_asked_again_while_it_runs_is_computed_once(context_for):
-    context = context_for(answer, latency=0.5, predict_deadline=0.2)
-    client = create_app(context).test_client()
+def test_a_task_asked_again_while_it_runs_is_computed_once(services_for):
+    services = services_for(answer, latency=0.5, predict_deadline=0.2)
+    client = create_app(services).test_client()
     body = _body(TEXTS[:1])
     assert client.post("/predict", json=body).get_json()["results"] == [[]]
     assert client.post("/predict", json=body).get_json()["results"] == [[]]
     assert _wait_for(lambda: client.post("/predict", json=body).get_json()["results"] != [[]])
-    recognitions = [r for r in context.llm_server.requests if r["messages"][-1]["content"].startswith("Text: ")]
+    recognitions = [r for r in services.llm_server.requests if r["messages"][-1]["content"].startswith("Text: ")]
     assert len(recognitions) == 1
 
 
-def test_a_down_llm_gives_no_prediction_and_the_next_click_predicts(context_for):
+def test_a_down_llm_gives_no_prediction_and_the_next_click_predicts(services_for):
     down = {"on": True}
-    context = context_for(lambda body: Reply(status=500) if down["on"] else answer(body), llm_retries=0)
-    client = create_app(context).test_client()
+    services = services_for(lambda body: Reply(status=500) if down["on"] else answer(body), llm_retries=0)
+    client = create_app(services).test_client()
 
     results = client.post("/predict", json=_body(TEXTS[:3])).get_json()["results"]
     assert results == [[], [], []]  # Label Studio stores nothing and asks again
@@ -97,7 +97,7 @@ def test_a_down_llm_gives_no_prediction_and_the_next_click_predicts(context_for)
     assert all(regions(r) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")} for r in results)
 
 
-def test_an_answer_that_is_not_json_is_a_failure_and_an_empty_one_a_prediction(context_for, caplog):
+def test_an_answer_that_is_not_json_is_a_failure_and_an_empty_one_a_prediction(services_for, caplog):
     def respond(body):
         text = body["messages"][-1]["content"]
         if "Bob" in text:
@@ -106,7 +106,7 @@ def test_an_answer_that_is_not_json_is_a_failure_and_an_empty_one_a_prediction(c
             return json.dumps({"entities": []})
         return answer(body)
 
-    client = create_app(context_for(respond)).test_client()
+    client = create_app(services_for(respond)).test_client()
     results = client.post("/predict", json=_body(["Bob waved.", "There is nothing here.", "Anna sang."])).get_json()
     garbage, empty, found = results["results"]
     assert garbage == []
@@ -115,7 +115,7 @@ def test_an_answer_that_is_not_json_is_a_failure_and_an_empty_one_a_prediction(c
     assert any("task 100: no prediction" in r.message and "no JSON" in r.message for r in caplog.records)
 
 
-def test_a_build_during_an_outage_fails_saves_nothing_and_is_retried(context_for):
+def test_a_build_during_an_outage_fails_saves_nothing_and_is_retried(services_for):
     down = {"on": True}
 
     def respond(body):
@@ -124,43 +124,41 @@ def test_a_build_during_an_outage_fails_saves_nothing_and_is_retried(context_for
             return Reply(status=500)
         return answer(body)
 
-    context = context_for(respond, llm_retries=0)
-    client = create_app(context).test_client()
+    services = services_for(respond, llm_retries=0)
+    client = create_app(services).test_client()
     first = client.post("/predict", json=payload("predict")).get_json()
-    context.jobs.drain()
-    model = ReverseNERModel("7", LABEL_CONFIG, context)
-    model.setup()
-    key = model.keys()[0]
-    status = context.store.status("7", key)
+    services.jobs.drain()
+    key = ProjectConfig.parse("7", LABEL_CONFIG, services.settings).keys[0]
+    status = services.store.status("7", key)
     assert status["state"] == "failed" and status["attempts"] == 1 and status["retry_at"] > time.time()
-    assert context.store.library_meta("7", key) is None
+    assert services.store.library_meta("7", key) is None
     assert first["model_version"].startswith("zero-shot.m")
 
     down["on"] = False
     client.post("/predict", json=payload("predict"))  # within the backoff: not tried again
-    context.jobs.drain()
-    assert context.store.status("7", key)["state"] == "failed"
+    services.jobs.drain()
+    assert services.store.status("7", key)["state"] == "failed"
 
-    context.store.set_status("7", key, "failed", attempts=1, retry_at=time.time() - 1)  # the backoff is over
+    services.store.set_status("7", key, "failed", attempts=1, retry_at=time.time() - 1)  # the backoff is over
     client.post("/predict", json=payload("predict"))
-    context.jobs.drain()
-    assert context.store.status("7", key)["state"] == "done"
+    services.jobs.drain()
+    assert services.store.status("7", key)["state"] == "done"
     assert client.post("/predict", json=payload("predict")).get_json()["model_version"].startswith("reversener-")
 
 
-def test_one_model_version_per_response_even_when_a_build_lands_mid_request(context_for):
-    context = context_for(answer, latency=0.05)
-    client = create_app(context).test_client()
+def test_one_model_version_per_response_even_when_a_build_lands_mid_request(services_for):
+    services = services_for(answer, latency=0.05)
+    client = create_app(services).test_client()
     body = _body(TEXTS)
     body["project"] = "7.1"
     response = client.post("/predict", json=body).get_json()
-    context.jobs.drain()
+    services.jobs.drain()
     assert {r["model_version"] for r in response["results"]} == {response["model_version"]}
 
 
-def test_model_version_moves_every_n_corrections_and_on_start_training(context_for):
-    context = context_for(answer, version_every=3)
-    client = create_app(context).test_client()
+def test_model_version_moves_every_n_corrections_and_on_start_training(services_for):
+    services = services_for(answer, version_every=3)
+    client = create_app(services).test_client()
 
     def version():
         return client.post("/setup", json=payload("setup")).get_json()["model_version"]
@@ -169,7 +167,7 @@ def test_model_version_moves_every_n_corrections_and_on_start_training(context_f
         event = payload("annotation_created")
         event["annotation"]["id"] = annotation_id
         assert client.post("/webhook", json=event).status_code == 201
-        context.jobs.drain()
+        services.jobs.drain()
 
     start = version()
     correct(1)
@@ -179,7 +177,7 @@ def test_model_version_moves_every_n_corrections_and_on_start_training(context_f
     third = version()
     assert third != start and third.endswith(".g1")
     assert client.post("/webhook", json=payload("start_training")).status_code == 201
-    context.jobs.drain()
+    services.jobs.drain()
     assert version().endswith(".g2")
 
 

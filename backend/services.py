@@ -1,12 +1,10 @@
 """What one backend or worker process holds once: settings, engine runtime, Redis store, job queue,
-webhook spool, and an in-memory copy of each library. A plain holder: it submits jobs by name and
-imports nothing that imports it."""
+webhook spool, Label Studio clients and an in-memory copy of each library. A plain holder: it
+imports nothing that imports it, so the webhook spool's replay is handed to it by its opener."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-import queue
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -19,107 +17,25 @@ from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
 
-from .ls_api import LabelStudioClient, LabelStudioError
+from .errors import LabelStudioError
+from .job_queue import JobQueue
+from .ls_api import LabelStudioClient
 from .pending import PendingPredictions
 from .redis_conn import connect
 from .settings import BackendSettings
 from .spool import WebhookSpool
 from .store import LibraryStore
 
-__all__ = ["Context", "Counters", "JobQueue", "get_context", "set_context", "stop_background", "QUEUE",
-           "WEBHOOK_JOB"]
+__all__ = ["Services", "Counters", "get_services", "set_services", "stop_background"]
 
 log = logging.getLogger(__name__)
-
-QUEUE = "reversener"
-JOB_RETRIES = 3  # 10 s, 40 s and 160 s after a failure, or after the job's worker was found dead
-WEBHOOK_JOB = "backend.jobs.webhook_job"
-
-
-def resolve(name: str):
-    """A job function from its dotted name, as RQ resolves it in a worker."""
-    module, _, attribute = name.rpartition(".")
-    return getattr(importlib.import_module(module), attribute)
-
-
-class JobQueue:
-    """Background jobs by dotted name: an RQ queue for separate workers, or daemon threads in this
-    process (embedded mode), one per lane, so webhook events apply in arrival order and a stop never
-    waits for a build."""
-
-    def __init__(self, redis: Redis, inline: bool) -> None:
-        self.inline = inline
-        self._redis = redis
-        self._lanes: dict[str, queue.Queue] = {}
-        self._lock = threading.Lock()
-
-    def enqueue(self, lane: str, job: str, *args, **kwargs) -> None:
-        self.enqueue_many(lane, job, [args], kwargs=kwargs)
-
-    def enqueue_many(self, lane: str, job: str, calls: list[tuple], *, retries: int = JOB_RETRIES,
-                     kwargs: dict | None = None, then: Callable | None = None) -> None:
-        """One job per call's arguments, all at once; `then(pipe)` adds its writes to the same
-        transaction, so either all of it is queued or none. RQ runs a job again, up to `retries`
-        times, if it fails or its worker dies: every job here may run twice (upserts by annotation
-        id, a build lock, pages that skip predicted tasks), and a correction whose worker died in
-        the middle of it was lost without (topology test)."""
-        kwargs = kwargs or {}
-        if not self.inline:
-            from rq import Queue, Retry
-
-            queue = Queue(QUEUE, connection=self._redis)
-            retry = Retry(max=retries, interval=[10 * 4**k for k in range(retries)]) if retries else None
-            jobs = [Queue.prepare_data(job, args, kwargs, timeout=3600, result_ttl=600, failure_ttl=86400,
-                                       retry=retry) for args in calls]
-            with self._redis.pipeline() as pipe:
-                queue.enqueue_many(jobs, pipeline=pipe)
-                if then:
-                    then(pipe)
-                pipe.execute()
-            return
-        if then:
-            with self._redis.pipeline() as pipe:
-                then(pipe)
-                pipe.execute()
-        for args in calls:
-            self._lane(lane).put((job, args, kwargs))
-
-    def _lane(self, lane: str) -> queue.Queue:
-        with self._lock:
-            if lane not in self._lanes:
-                self._lanes[lane] = queue.Queue()
-                threading.Thread(target=_run_lane, args=(self._lanes[lane],), name=f"jobs-{lane}",
-                                 daemon=True).start()
-            return self._lanes[lane]
-
-    def drain(self) -> None:
-        """Wait until in-process jobs are done, including jobs that jobs enqueued (tests)."""
-        while True:
-            with self._lock:
-                lanes = list(self._lanes.values())
-            for lane in lanes:
-                lane.join()
-            with self._lock:
-                if all(lane.unfinished_tasks == 0 for lane in self._lanes.values()):
-                    return
-
-
-def _run_lane(jobs: queue.Queue) -> None:
-    while True:
-        name, args, kwargs = jobs.get()
-        try:
-            resolve(name)(*args, **kwargs)
-        except Exception:  # a failed job must not kill the lane; its reason goes to the log
-            log.exception("background job %s failed", name)
-        finally:
-            jobs.task_done()
 
 
 class Counters:
     """The backend's counters for /metrics; safe to update from several threads."""
 
     def __init__(self) -> None:
-        self._counts: Counter = Counter()
+        self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def add(self, **amounts: float) -> None:
@@ -131,7 +47,7 @@ class Counters:
             return dict(self._counts)
 
 
-class Context:
+class Services:
     """Created once per process; tests build one with fakes."""
 
     def __init__(self, settings: BackendSettings | None = None, runtime: Runtime | None = None,
@@ -146,7 +62,9 @@ class Context:
         self._clients: dict[tuple[str, str], LabelStudioClient] = {}
         self._configs: dict[str, str] = {}
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
+        self._spool: WebhookSpool | None = None
         self._lock = threading.Lock()
+        self._spool_lock = threading.Lock()  # not _lock: opening the spool starts its replay thread
 
     @cached_property
     def redis(self) -> Redis:
@@ -165,11 +83,14 @@ class Context:
         threads = self.settings.predict_threads or max(16, 2 * self.settings.concurrency())
         return PendingPredictions(threads, self.stopping)
 
-    @cached_property
-    def spool(self) -> WebhookSpool:
-        """Opened at start-up by the app, so events left by an earlier process are replayed at once."""
-        path = self.settings.data_dir / "spool" / f"{self.settings.redis_prefix}-webhooks.jsonl"
-        return WebhookSpool(path, lambda event: resolve("backend.jobs.apply_webhook")(event))
+    def open_spool(self, replay: Callable[[dict], object]) -> WebhookSpool:
+        """The process's webhook spool, opened by the first call with `replay` to apply an event
+        (later calls get the same spool); opening it replays what an earlier process left there."""
+        with self._spool_lock:
+            if self._spool is None:
+                path = self.settings.data_dir / "spool" / f"{self.settings.redis_prefix}-webhooks.jsonl"
+                self._spool = WebhookSpool(path, replay)
+            return self._spool
 
     def label_studio(self, project: str) -> tuple[str, str] | None:
         """Where and who to ask Label Studio's API as: the env's credentials, else those /setup sent."""
@@ -209,13 +130,6 @@ class Context:
         except RedisError:
             return None
 
-    def submit_webhook(self, event: dict) -> None:
-        """Queue a webhook event; while Redis is unreachable it waits in the spool on disk."""
-        try:
-            self.jobs.enqueue("webhooks", WEBHOOK_JOB, event)
-        except RedisError:
-            self.spool.add(event)
-
     def library(self, project: str, lib_key: str, types: dict[str, str], revision: int | None
                 ) -> ExampleLibrary | None:
         """The project's library for this key at `revision`, from memory unless the revision moved
@@ -231,29 +145,29 @@ class Context:
         return library
 
 
-_CONTEXT: Context | None = None
-_CONTEXT_LOCK = threading.Lock()
+_SERVICES: Services | None = None
+_SERVICES_LOCK = threading.Lock()
 
 
-def get_context() -> Context:
-    """The process's context; RQ jobs call this, the app sets it first."""
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        if _CONTEXT is None:
-            _CONTEXT = Context()
-        return _CONTEXT
+def get_services() -> Services:
+    """The process's services; RQ jobs call this, the app sets them first."""
+    global _SERVICES
+    with _SERVICES_LOCK:
+        if _SERVICES is None:
+            _SERVICES = Services()
+        return _SERVICES
+
+
+def set_services(services: Services) -> None:
+    global _SERVICES
+    with _SERVICES_LOCK:
+        _SERVICES = services
 
 
 def stop_background() -> None:
     """Abandon this process's background work before the interpreter shuts down under it (a command
     that ends while a job still runs), so nothing is retried as if the LLM had failed."""
-    with _CONTEXT_LOCK:
-        if _CONTEXT is not None:
-            _CONTEXT.stopping.set()
+    with _SERVICES_LOCK:
+        if _SERVICES is not None:
+            _SERVICES.stopping.set()
     stop_all()
-
-
-def set_context(context: Context) -> None:
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        _CONTEXT = context

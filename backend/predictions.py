@@ -1,0 +1,132 @@
+"""Predicting a request's tasks under its deadline. Each task runs on the process's prediction
+threads; its prediction is kept in Redis per model_version and text, so a later request answers at
+once, and a task done after its request's deadline is written back to Label Studio when the backend
+has the project's credentials."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+
+from redis.exceptions import RedisError
+
+from reversener.confidence import weakest
+from reversener.labelstudio import prediction, to_results
+from reversener.recognizer import Recognizer
+
+from .builds import build_missing
+from .errors import LabelStudioError, TaskFailed
+from .pending import Outcome
+from .project import ProjectConfig
+from .services import Services
+from .texts import read_text, task_text, text_key
+from .versions import ModelState
+
+__all__ = ["Predictor", "SKIPPED"]
+
+log = logging.getLogger(__name__)
+
+# Label Studio 1.23 stores nothing for a task whose answer is an empty list of predictions, and
+# asks for it again next time; a shorter `results` list would make it ask task by task instead.
+SKIPPED: list = []
+
+
+class Predictor:
+    """Predicts one project's tasks with one ModelState: one model_version for the whole request."""
+
+    def __init__(self, services: Services, config: ProjectConfig, state: ModelState) -> None:
+        self.services, self.config, self.state = services, config, state
+
+    def predict(self, tasks: list[dict], deadline: float | None) -> list[dict | list]:
+        """One answer per task, in order: a prediction, or SKIPPED for a task that failed or was
+        not done by the monotonic `deadline` (None waits for all). Late tasks finish in the
+        background, are kept for the next request, and are written back to Label Studio."""
+        started = time.monotonic()
+        texts = [[task_text(task, t.value_key) for t in self.config.targets] for task in tasks]
+        build_missing(self.services, self.config, self.state.missing, texts)
+        keys = [text_key(t) for t in texts]
+        kept = self._kept(keys)
+        answers: list[dict | list] = [SKIPPED for _ in tasks]
+        for i, (task_texts, held) in enumerate(zip(texts, kept, strict=True)):
+            if not any(task_texts):
+                answers[i] = prediction([], self.state.version)  # nothing to find: no text in the task
+            elif held is not None:
+                answers[i] = held
+        todo = [i for i, task_texts in enumerate(texts) if any(task_texts) and kept[i] is None]
+        failed, late = self._run(tasks, texts, keys, todo, deadline, answers)
+        self.services.metrics.add(predict_tasks=len(tasks), predict_failed_tasks=failed, predict_late_tasks=late,
+                                  predict_kept_tasks=sum(k is not None for k in kept))
+        if late or len(tasks) > 1:
+            log.info("project %s: %d tasks in %.1fs (%s): %d answered, %d failed, %d go on in the background",
+                     self.config.project, len(tasks), time.monotonic() - started, self.state.version,
+                     len(tasks) - failed - late, failed, late)
+        return answers
+
+    def _run(self, tasks: list[dict], texts: list[list[str | None]], keys: list[str], todo: list[int],
+             deadline: float | None, answers: list[dict | list]) -> tuple[int, int]:
+        """Predict the tasks at `todo` into `answers` until the deadline; (failed, late) counts."""
+        project, version, pending = self.config.project, self.state.version, self.services.pending
+        recognizers = [Recognizer(self.services.runtime.llm, self.services.runtime.embedder, target.types, library,
+                                  self.services.settings.method())
+                       for target, library in zip(self.config.targets, self.state.libraries, strict=True)]
+        jobs = [pending.submit(f"{project}:{version}:{keys[i]}",
+                               partial(self._predict_task, tasks[i].get("id"), texts[i], recognizers, keys[i]),
+                               partial(self._finish_late, tasks[i].get("id")))
+                for i in todo]
+        failed = late = 0
+        for i, outcome in zip(todo, pending.collect(jobs, deadline), strict=True):
+            if outcome is None:
+                late += 1
+            elif outcome.error is not None or outcome.prediction is None:
+                failed += 1
+                log.warning("project %s, task %s: no prediction: %s", project, tasks[i].get("id"), outcome.error)
+            else:
+                answers[i] = outcome.prediction
+        return failed, late
+
+    def _predict_task(self, task_id: int | None, texts: list[str | None], recognizers: list[Recognizer],
+                      key: str) -> dict:
+        results, confidences = [], []
+        for target, recognizer, value in zip(self.config.targets, recognizers, texts, strict=True):
+            if not value:
+                continue
+            text = read_text(self.services, self.config.project, target, value)
+            found = recognizer.recognize([text])[0]
+            if found.error:
+                raise TaskFailed(found.error)
+            for problem in found.problems:
+                log.warning("project %s, task %s: %s", self.config.project, task_id, problem)
+            results.extend(to_results(text, found.spans, target.from_name, target.to_name))
+            confidences.append(found.score)
+        answer = prediction(results, self.state.version, weakest(confidences))
+        try:
+            self.services.store.save_prediction(self.config.project, self.state.version, key, answer,
+                                                self.services.settings.prediction_ttl)
+        except RedisError as err:
+            log.warning("Redis unreachable (%s): task %s's prediction not kept", type(err).__name__, task_id)
+        return answer
+
+    def _kept(self, keys: list[str]) -> list[dict | None]:
+        try:
+            return self.services.store.predictions(self.config.project, self.state.version, keys)
+        except RedisError:
+            return [None for _ in keys]
+
+    def _finish_late(self, task_id: int | None, outcome: Outcome) -> None:
+        """A task finished after its request's deadline: write it into Label Studio if we can."""
+        project = self.config.project
+        if outcome.error is not None or outcome.prediction is None:
+            self.services.metrics.add(predict_failed_tasks=1)
+            log.warning("project %s, task %s: no prediction (in the background): %s", project, task_id,
+                        outcome.error)
+            return
+        client = self.services.ls_client(project)
+        if client is None or task_id is None:
+            return  # kept: the next request for it answers at once
+        try:
+            client.create_prediction(task_id, outcome.prediction)
+            self.services.metrics.add(predictions_written_back=1)
+        except LabelStudioError as err:
+            log.warning("project %s, task %s: prediction kept but not written to Label Studio: %s",
+                        project, task_id, err)

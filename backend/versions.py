@@ -1,0 +1,52 @@
+"""What one request predicts with, read once: each target's library and the model_version.
+
+The version changes with a new library, Start Training and every VERSION_EVERY corrections, and
+with the method settings a build does not read; it is `reversener-…` only once every library holds
+examples, `zero-shot` before."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+
+from reversener.library import ExampleLibrary
+
+from .project import ProjectConfig, method_tag
+from .services import Services
+
+__all__ = ["ModelState", "read_state"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A request's model_version and, per target, its library and whether none is built yet."""
+
+    version: str
+    libraries: list[ExampleLibrary | None]
+    missing: list[bool]  # per target: no library built yet (False while Redis is unreachable)
+
+
+def read_state(services: Services, config: ProjectConfig) -> ModelState:
+    """One Redis round trip, plus library loads when the project's revision moved on; while Redis
+    is unreachable, the libraries and version this process last had."""
+    project, tag = config.project, f".m{method_tag(services.settings)}"
+    try:
+        revision, generation, metas = services.store.snapshot(project, list(config.keys))
+    except RedisError as err:
+        log.warning("Redis unreachable (%s): predicting with the libraries in memory", type(err).__name__)
+        libraries = [services.library(project, k, t.types, None)
+                     for t, k in zip(config.targets, config.keys, strict=True)]
+        version = services.versions.get(project, "zero-shot" + tag)
+        return ModelState(version, libraries, [False] * len(config.keys))
+    libraries = [services.library(project, k, t.types, revision)
+                 for t, k in zip(config.targets, config.keys, strict=True)]
+    built = [m for m in metas if m is not None and m.get("examples", 1) > 0]
+    ready = len(built) == len(metas)
+    version = ("reversener-" + "+".join(m["version"][:8] for m in built) if ready else "zero-shot") + tag
+    version += f".g{generation}" if generation else ""
+    services.versions[project] = version
+    return ModelState(version, libraries, [m is None for m in metas])
