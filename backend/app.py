@@ -115,6 +115,17 @@ def create_app(services: Services | None = None) -> Flask:
         count(webhooks=1)
         return jsonify(status="accepted", action=action), 201
 
+    @app.get("/memory")
+    def memory():
+        """What a project's corrections taught about names: each name the memory applies, its label
+        ("" for a name annotators only deleted), their agreement and their number of corrections."""
+        project = _project({"project": request.args.get("project")})
+        agreement = services.settings.memory_agreement
+        known = services.memory(project, services.store.revision(project), agreement).known()
+        return jsonify(project=project, enabled=services.settings.name_memory, min_agreement=agreement,
+                       names=[{"name": name, "label": label, "agreement": round(share, 4), "corrections": votes}
+                              for name, (label, share, votes) in known.items()])
+
     @app.get("/metrics")
     def metrics():
         return jsonify(backend=services.metrics.snapshot(), llm=services.runtime.llm.stats.snapshot()

@@ -1,23 +1,26 @@
 """Corrections: Label Studio's webhook events applied to the project's library. An annotation
-becomes a human example, upserted by annotation id and stamped with its update time, so an event
-that comes twice or late changes nothing; a deleted one is removed for good; Start Training builds
-every library again and starts a new model_version."""
+becomes human examples, one per chunk the recognizer would ask about, and votes on names (what it
+labeled, and what it deleted from the backend's prediction), upserted by annotation id and stamped
+with its update time, so an event that comes twice or late changes nothing; a deleted one is removed
+for good; Start Training builds every library again and starts a new model_version."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import datetime
 
+from reversener.corrections import diff, split_correction, votes
 from reversener.labelstudio import spans_from_results
-from reversener.types import Example
+from reversener.types import Example, Span
 
 from .builds import schedule_build
 from .errors import RetryLater, TaskFailed
 from .label_config import NerTarget
 from .project import ProjectConfig
 from .services import Services
-from .texts import read_text, task_text
+from .texts import read_text, task_text, text_key
 
 __all__ = ["fit", "TRAINING_EVENTS"]
 
@@ -52,6 +55,8 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
     if annotation.get("was_cancelled") or "id" not in annotation:
         return 0
     stored = 0
+    key = text_key([task_text(task, t.value_key) for t in config.targets])
+    served = services.store.served(config.project, key)
     for target in config.targets:
         value = task_text(task, target.value_key)
         if not value:
@@ -61,14 +66,30 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
             text = read_text(services, config.project, target, value)
         except TaskFailed as err:  # kept in the spool and tried again: a correction is never dropped
             raise RetryLater(f"annotation {annotation['id']}: {err}") from err
-        regions = [r for r in annotation.get("result") or []
-                   if isinstance(r, dict) and r.get("from_name") == target.from_name]
+        regions = _regions(annotation.get("result"), target)
         spans = tuple(spans_from_results(text, regions, target.types))
+        edits = diff(_predicted(text, served, regions, target), spans)
+        services.metrics.add(**{f"correction_regions_{kind}": n for kind, n in Counter(e.kind for e in edits).items()})
         example = Example(_example_id(annotation, target), text, spans, "human")
-        vector = services.runtime.embedder.embed([text])[0]
-        stored += services.store.upsert_human(config.project, example, vector, _stamp(annotation),
-                                              services.settings.version_every)
+        parts = split_correction(example, services.settings.method())
+        vectors = services.runtime.embedder.embed([part.text for part in parts])
+        stored += services.store.upsert_human(config.project, example.id, list(zip(parts, vectors, strict=True)),
+                                              votes(text, edits), _stamp(annotation), services.settings.version_every)
     return stored
+
+
+def _regions(result: object, target: NerTarget) -> list[dict]:
+    regions = result if isinstance(result, list) else []
+    return [r for r in regions if isinstance(r, dict) and r.get("from_name") == target.from_name]
+
+
+def _predicted(text: str, served: dict | None, regions: list[dict], target: NerTarget) -> list[Span]:
+    """What the annotator started from: the prediction this backend last served for the text; without
+    it (expired, or made elsewhere), the regions Label Studio marks as accepted from a prediction,
+    so that what was deleted stays unknown rather than guessed."""
+    if served is not None:
+        return spans_from_results(text, _regions(served.get("result"), target), target.types)
+    return spans_from_results(text, [r for r in regions if r.get("origin") == "prediction"], target.types)
 
 
 def _example_id(annotation: dict, target: NerTarget) -> str:

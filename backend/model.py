@@ -43,10 +43,11 @@ class ReverseNERModel:
     def predict(self, tasks: list[dict], context: dict | None = None, **kwargs: Any) -> list[dict | list]:
         """One answer per task, in order: a prediction, or an empty list for a task that failed or
         was not done within PREDICT_DEADLINE (it goes on in the background). `context` is Label
-        Studio's interactive-annotation context, not used yet."""
+        Studio's interactive-annotation context: other occurrences of the names the annotator has
+        labeled in the task get the same label."""
         seconds = self.services.settings.predict_deadline
         deadline = time.monotonic() + seconds if seconds > 0 else None
-        return Predictor(self.services, self.config, self.state).predict(tasks, deadline)
+        return Predictor(self.services, self.config, self.state, context).predict(tasks, deadline)
 
     def fit(self, event: str, data: dict, **kwargs: Any) -> dict[str, object]:
         """Apply one webhook event to the project's library; returns what changed."""

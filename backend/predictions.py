@@ -1,7 +1,7 @@
 """Predicting a request's tasks under its deadline. Each task runs on the process's prediction
-threads; its prediction is kept in Redis per model_version and text, so a later request answers at
-once, and a task done after its request's deadline is written back to Label Studio when the backend
-has the project's credentials."""
+threads; the LLM's answer is kept in Redis per version and text, so a later request answers at once,
+and is served through the memory of names (`recall`); a task done after its request's deadline is
+written back to Label Studio when the backend has the project's credentials."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .builds import build_missing
 from .errors import LabelStudioError, TaskFailed
 from .pending import Outcome
 from .project import ProjectConfig
+from .recall import context_memory, recall
 from .services import Services
 from .texts import read_text, task_text, text_key
 from .versions import ModelState
@@ -35,8 +36,11 @@ SKIPPED: list = []
 class Predictor:
     """Predicts one project's tasks with one ModelState: one model_version for the whole request."""
 
-    def __init__(self, services: Services, config: ProjectConfig, state: ModelState) -> None:
-        self.services, self.config, self.state = services, config, state
+    def __init__(self, services: Services, config: ProjectConfig, state: ModelState,
+                 context: dict | None = None) -> None:
+        """`context`: Label Studio's, whose `result` (an interactive pre-annotation) holds the regions
+        the annotator has drawn so far."""
+        self.services, self.config, self.state, self.context = services, config, state, context
 
     def predict(self, tasks: list[dict], deadline: float | None) -> list[dict | list]:
         """One answer per task, in order: a prediction, or SKIPPED for a task that failed or was
@@ -52,7 +56,7 @@ class Predictor:
             if not any(task_texts):
                 answers[i] = prediction([], self.state.version)  # nothing to find: no text in the task
             elif held is not None:
-                answers[i] = held
+                answers[i] = self._served(held, task_texts, keys[i])
         todo = [i for i, task_texts in enumerate(texts) if any(task_texts) and kept[i] is None]
         failed, late = self._run(tasks, texts, keys, todo, deadline, answers)
         self.services.metrics.add(predict_tasks=len(tasks), predict_failed_tasks=failed, predict_late_tasks=late,
@@ -66,7 +70,7 @@ class Predictor:
     def _run(self, tasks: list[dict], texts: list[list[str | None]], keys: list[str], todo: list[int],
              deadline: float | None, answers: list[dict | list]) -> tuple[int, int]:
         """Predict the tasks at `todo` into `answers` until the deadline; (failed, late) counts."""
-        project, version, pending = self.config.project, self.state.version, self.services.pending
+        project, version, pending = self.config.project, self.state.answers_version, self.services.pending
         recognizers = [Recognizer(self.services.runtime.llm, self.services.runtime.embedder, target.types, library,
                                   self.services.settings.method())
                        for target, library in zip(self.config.targets, self.state.libraries, strict=True)]
@@ -99,17 +103,27 @@ class Predictor:
                 log.warning("project %s, task %s: %s", self.config.project, task_id, problem)
             results.extend(to_results(text, found.spans, target.from_name, target.to_name))
             confidences.append(found.score)
-        answer = prediction(results, self.state.version, weakest(confidences))
-        try:
-            self.services.store.save_prediction(self.config.project, self.state.version, key, answer,
-                                                self.services.settings.prediction_ttl)
-        except RedisError as err:
-            log.warning("Redis unreachable (%s): task %s's prediction not kept", type(err).__name__, task_id)
-        return answer
+        answer = prediction(results, self.state.answers_version, weakest(confidences))
+        return self._served(answer, texts, key, fresh=True)
+
+    def _served(self, answer: dict, texts: list[str | None], key: str, fresh: bool = False) -> dict:
+        """The LLM's answer as served now: with the memory of names, and the names the annotator has
+        labeled in the task. A fresh answer is kept, and what is served is remembered where it is new,
+        so a correction can be compared with what the annotator saw."""
+        memories = [m for m in (self.state.memory, context_memory(self.context, texts, self.config.targets)) if m]
+        served, counts = recall(answer, texts, self.config.targets, self.state.version, memories)
+        self.services.metrics.add(**counts)
+        if fresh or any(counts.values()):
+            try:
+                self.services.store.save_served(self.config.project, key, served, self.services.settings.prediction_ttl,
+                                                (self.state.answers_version, answer) if fresh else None)
+            except RedisError as err:
+                log.warning("Redis unreachable (%s): a prediction not kept", type(err).__name__)
+        return served
 
     def _kept(self, keys: list[str]) -> list[dict | None]:
         try:
-            return self.services.store.predictions(self.config.project, self.state.version, keys)
+            return self.services.store.predictions(self.config.project, self.state.answers_version, keys)
         except RedisError:
             return [None for _ in keys]
 

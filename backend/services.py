@@ -13,6 +13,7 @@ from functools import cached_property
 from redis import Redis
 from redis.exceptions import RedisError
 
+from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
@@ -62,6 +63,7 @@ class Services:
         self._clients: dict[tuple[str, str], LabelStudioClient] = {}
         self._configs: dict[str, str] = {}
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
+        self._memories: dict[str, tuple[int, NameMemory]] = {}
         self._spool: WebhookSpool | None = None
         self._lock = threading.Lock()
         self._spool_lock = threading.Lock()  # not _lock: opening the spool starts its replay thread
@@ -143,6 +145,20 @@ class Services:
             with self._lock:
                 self._libraries[(project, lib_key)] = (revision, library)
         return library
+
+    def memory(self, project: str, revision: int | None, agreement: float) -> NameMemory:
+        """The project's memory of names at `revision`, rebuilt only when the revision moved on (a
+        correction stored or deleted); None for `revision`: the last one in memory."""
+        with self._lock:
+            cached = self._memories.get(project)
+        if cached is not None and (revision is None or cached[0] == revision):
+            return cached[1]
+        if revision is None:
+            return NameMemory((), agreement)
+        memory = NameMemory(self.store.name_votes(project), agreement)
+        with self._lock:
+            self._memories[project] = (revision, memory)
+        return memory
 
 
 _SERVICES: Services | None = None

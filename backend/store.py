@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from redis import Redis
@@ -113,25 +113,33 @@ class LibraryStore:
         if meta is None and not human:
             return None
         library = ExampleLibrary(types, embedder, meta["meta"] if meta else {})
-        for raw in [*synthetic.values(), *human.values()]:
-            example, vector = _load(raw)
+        loaded = [_load(raw) for raw in synthetic.values()] + [part for raw in human.values() for part in _parts(raw)]
+        for example, vector in loaded:
             spans = tuple(s for s in example.spans if s.label in types)
             library.upsert(Example(example.id, example.text, spans, example.source), vector)
         return library
 
     # --- human examples ---
-    def upsert_human(self, project: str, example: Example, vector: np.ndarray, stamp: float,
-                     version_every: int = 1) -> bool:
-        """True if stored; False if the annotation was deleted or a newer version is already here.
-        Every `version_every` stored or deleted corrections start a new generation."""
-        args = [version_every, example.id, _dump(example, vector), repr(float(stamp))]
+    def upsert_human(self, project: str, record: str, parts: Sequence[tuple[Example, np.ndarray]],
+                     votes: Mapping[str, str], stamp: float, version_every: int = 1) -> bool:
+        """Store one annotation's correction (of one target) as a unit: its examples, one per chunk,
+        and what it says of names. True if stored; False if the annotation was deleted or a newer
+        version is already here. Every `version_every` stored or deleted corrections start a new
+        generation."""
+        value = json.dumps({"parts": [example_to_dict(e, v) for e, v in parts], "votes": dict(votes)},
+                           ensure_ascii=False)
+        args = [version_every, record, value, repr(float(stamp))]
         return bool(self._upsert(keys=self._human_keys(project), args=args))
 
-    def delete_human(self, project: str, example_id: str, version_every: int = 1) -> bool:
-        return bool(self._delete(keys=self._human_keys(project), args=[version_every, example_id]))
+    def delete_human(self, project: str, record: str, version_every: int = 1) -> bool:
+        return bool(self._delete(keys=self._human_keys(project), args=[version_every, record]))
 
     def human_examples(self, project: str) -> list[Example]:
-        return [_load(raw)[0] for raw in self.redis.hgetall(self.key(project, "human")).values()]
+        return [example for raw in self.redis.hvals(self.key(project, "human")) for example, _ in _parts(raw)]
+
+    def name_votes(self, project: str) -> list[dict[str, str]]:
+        """What each stored correction says of names (memory of names)."""
+        return [_votes(raw) for raw in self.redis.hvals(self.key(project, "human"))]
 
     def _human_keys(self, project: str) -> list[str]:
         return [self.key(project, "human"), self.key(project, "human", "stamps"),
@@ -150,6 +158,20 @@ class LibraryStore:
 
     def _prediction_key(self, project: str, version: str, text_key: str) -> str:
         return self.key(project, "pred", hashlib.sha256(version.encode()).hexdigest()[:16], text_key)
+
+    # --- the prediction last served for a text, whatever its version: what a correction changed ---
+    def save_served(self, project: str, text_key: str, prediction: dict, ttl: int,
+                    answer: tuple[str, dict] | None = None) -> None:
+        """With `answer` (its version and the LLM's answer), also keep that, in the same round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            if answer is not None:
+                pipe.set(self._prediction_key(project, answer[0], text_key), json.dumps(answer[1]), ex=ttl)
+            pipe.set(self.key(project, "served", text_key), json.dumps(prediction), ex=ttl)
+            pipe.execute()
+
+    def served(self, project: str, text_key: str) -> dict | None:
+        raw = self.redis.get(self.key(project, "served", text_key))
+        return json.loads(raw) if raw else None
 
     # --- the project's label config, so webhooks and workers can read its entity types ---
     def save_config(self, project: str, label_config: str) -> None:
@@ -206,3 +228,18 @@ def _dump(example: Example, vector: np.ndarray) -> str:
 
 def _load(raw: bytes) -> tuple[Example, np.ndarray]:
     return example_from_dict(json.loads(raw))
+
+
+def _parts(raw: bytes) -> list[tuple[Example, np.ndarray]]:
+    """A stored correction's examples; one stored before corrections were split is one example."""
+    record = json.loads(raw)
+    return [example_from_dict(part) for part in record["parts"]] if "parts" in record else [example_from_dict(record)]
+
+
+def _votes(raw: bytes) -> dict[str, str]:
+    """A stored correction's votes; one stored before votes were kept votes for the names it labels."""
+    record = json.loads(raw)
+    if "votes" in record:
+        return dict(record["votes"])
+    example, _ = example_from_dict(record)
+    return {example.text[s.start : s.end]: s.label for s in example.spans}

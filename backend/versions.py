@@ -1,8 +1,8 @@
 """What one request predicts with, read once: each target's library and the model_version.
 
-The version changes with a new library, Start Training and every VERSION_EVERY corrections, and
-with the method settings a build does not read; it is `reversener-…` only once every library holds
-examples, `zero-shot` before."""
+The version changes with a new library, Start Training and every VERSION_EVERY corrections, with
+the method settings a build does not read, and (`.n…`) when the memory of names changes its mind;
+it is `reversener-…` only once every library holds examples, `zero-shot` before."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
 
 from .project import ProjectConfig, method_tag
@@ -28,6 +29,10 @@ class ModelState:
     version: str
     libraries: list[ExampleLibrary | None]
     missing: list[bool]  # per target: no library built yet (False while Redis is unreachable)
+    # What the LLM's answers depend on: the version without the memory's part. Answers are kept
+    # under it, so a memory that learned a name re-serves them with it, without asking again.
+    answers_version: str = ""
+    memory: NameMemory | None = None  # None with NAME_MEMORY off
 
 
 def read_state(services: Services, config: ProjectConfig) -> ModelState:
@@ -41,12 +46,20 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
         libraries = [services.library(project, k, t.types, None)
                      for t, k in zip(config.targets, config.keys, strict=True)]
         version = services.versions.get(project, "zero-shot" + tag)
-        return ModelState(version, libraries, [False] * len(config.keys))
+        memory = _memory(services, project, None)
+        return ModelState(version, libraries, [False] * len(config.keys), version.split(".n")[0], memory)
     libraries = [services.library(project, k, t.types, revision)
                  for t, k in zip(config.targets, config.keys, strict=True)]
     built = [m for m in metas if m is not None and m.get("examples", 1) > 0]
     ready = len(built) == len(metas)
     version = ("reversener-" + "+".join(m["version"][:8] for m in built) if ready else "zero-shot") + tag
     version += f".g{generation}" if generation else ""
+    memory = _memory(services, project, revision)
+    answers_version, version = version, version + (f".n{memory.digest()}" if memory and memory.known() else "")
     services.versions[project] = version
-    return ModelState(version, libraries, [m is None for m in metas])
+    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory)
+
+
+def _memory(services: Services, project: str, revision: int | None) -> NameMemory | None:
+    method = services.settings
+    return services.memory(project, revision, method.memory_agreement) if method.name_memory else None

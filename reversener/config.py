@@ -59,6 +59,14 @@ class MethodConfig(BaseModel):
         True, description="Give every occurrence of a name in one text one type (score-weighted majority) and "
         "label its unlabeled occurrences where it was labeled with a score of at least COMBINE_MIN_SCORE.",
     )
+    name_memory: bool = Field(
+        True, description="Label a name annotators labeled one way wherever it occurs verbatim in later predictions, "
+        "and stop predicting a name they only deleted (the project's memory of names, from its corrections).",
+    )
+    memory_agreement: float = Field(
+        0.75, gt=0.5, le=1, description="Share of a name's corrections that must agree for NAME_MEMORY to apply it; "
+        "its regions are scored with that share.",
+    )
     max_chunks: int = Field(
         64, ge=1, description="Most chunks predicted per text: a longer text gets predictions for its beginning, "
         "and a message says how much of it was predicted."

@@ -13,6 +13,8 @@ part is shown beside the chunks it resembles. Pure data: the backend stores them
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -102,6 +104,11 @@ class NameMemory:
         label, top = counts.most_common(1)[0]
         total = sum(counts.values())
         return (label, top / total, total) if top / total >= self.min_agreement else None
+
+    def digest(self) -> str:
+        """A short hash of the verdicts: it changes when what the memory would do changes."""
+        verdicts = sorted((name, label) for name, (label, _, _) in self.known().items())
+        return hashlib.sha256(json.dumps(verdicts, ensure_ascii=False).encode()).hexdigest()[:6]
 
     def known(self) -> dict[str, tuple[str, float, int]]:
         """Every name with a verdict, longest first."""

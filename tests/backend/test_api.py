@@ -116,7 +116,9 @@ def test_a_correction_becomes_a_demonstration_for_the_next_prediction(client, se
     novel["tasks"] = [{"id": 2, "data": {"text": "Zorblat Qu left Vexmoor Co in May."}}]
     after = client.post("/predict", json=novel).get_json()["results"][0]
     assert regions(after) == {("Zorblat Qu", "PER"), ("Vexmoor Co", "ORG")}
-    assert after["model_version"] == before["model_version"]  # a new version only every VERSION_EVERY
+    # The answers' version moves only every VERSION_EVERY corrections; the memory's part (.n) when it
+    # learns a name, so Label Studio asks again for tasks it holds predictions of, answered from Redis.
+    assert after["model_version"].startswith(before["model_version"] + ".n")
     asked = [" ".join(m["content"] for m in r["messages"]) for r in llm_server.requests
              if "Zorblat Qu left Vexmoor Co" in r["messages"][-1]["content"]]
     assert any("Zorblat Qu was hired by Vexmoor Co" in prompt for prompt in asked)  # the few-shot request
@@ -274,8 +276,9 @@ def test_a_predict_costs_two_redis_round_trips_and_one_per_task_it_predicts(clie
     for i, task in enumerate(body["tasks"]):
         task["data"]["text"] += f" New text {i}."
     client.post("/predict", json=body)
-    # The counters and library states (one pipeline), the kept predictions (MGET), each new prediction kept (SET).
-    assert sorted(trips) == ["MGET", "PIPELINE", "SET", "SET", "SET"]
+    # The counters and library states (one pipeline), the kept predictions (MGET), and each new prediction
+    # kept with what was served (one pipeline each).
+    assert sorted(trips) == ["MGET", "PIPELINE", "PIPELINE", "PIPELINE", "PIPELINE"]
     trips.clear()
     client.post("/predict", json=body)  # all kept now: nothing is written
     assert sorted(trips) == ["MGET", "PIPELINE"]

@@ -157,7 +157,7 @@ def test_one_model_version_per_response_even_when_a_build_lands_mid_request(serv
 
 
 def test_model_version_moves_every_n_corrections_and_on_start_training(services_for):
-    services = services_for(answer, version_every=3)
+    services = services_for(answer, version_every=3, name_memory=False)  # the memory's part: test_memory.py
     client = create_app(services).test_client()
 
     def version():
