@@ -23,7 +23,7 @@ from reversener.cli import progress_bars
 from reversener.evaluation import (EvalRow, at_min_score, compose, eval_library, gold_types, per_sentence,
                                   pick_sentences, replay, sentences_from)
 from reversener.library import ExampleLibrary
-from reversener.llm.client import LLMStats
+from reversener.llm.client import LLMReply, LLMStats
 from reversener.readers import read_conll
 from reversener.recognizer import Recognizer
 from reversener.runtime import Runtime
@@ -252,7 +252,7 @@ class _Silent:
     stats = LLMStats()
 
     def complete(self, requests, progress=None):
-        return [['{"entities": []}'] for _ in requests]
+        return [LLMReply.of('{"entities": []}') for _ in requests]
 
 
 def _add(part: dict, stats: dict[str, float], seconds: float) -> None:
