@@ -68,9 +68,8 @@ def build_library_now(context: Context, project: str, label_config: str, target_
         texts = project_texts(context, project, target)
         if not texts:
             raise BuildFailed("no task texts to build from yet (no Label Studio API reachable, none seen)")
-        llm = context.pending.yielding(context.runtime.background_llm)
-        library, report = build_library(texts, target.types, llm, context.runtime.embedder,
-                                        context.settings.method())
+        library, report = build_library(texts, target.types, context.runtime.background_llm,
+                                        context.runtime.embedder, context.settings.method())
         if report.llm_failures:
             raise BuildFailed(f"{report.llm_failures} LLM calls failed, the first: {report.llm_error}")
         store.save_synthetic(project, key, library)
