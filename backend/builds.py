@@ -120,8 +120,8 @@ def _build(services: Services, config: ProjectConfig, index: int) -> None:
     texts = project_texts(services, project, target)
     if not texts:
         raise BuildFailed("no task texts to build from yet (no Label Studio API reachable, none seen)")
-    llm = services.pending.yielding(services.runtime.background_llm)
-    library, report = build_library(texts, target.types, llm, services.runtime.embedder, services.settings.method())
+    library, report = build_library(texts, target.types, services.runtime.background_llm, services.runtime.embedder,
+                                    services.settings.method())
     if report.llm_failures:
         raise BuildFailed(f"{report.llm_failures} LLM calls failed, the first: {report.llm_error}")
     store.save_synthetic(project, key, library)

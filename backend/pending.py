@@ -14,8 +14,6 @@ from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 
-from reversener.llm.client import LLMClient, Progress
-
 from .errors import TaskFailed
 
 __all__ = ["PendingPredictions", "Outcome"]
@@ -89,17 +87,6 @@ class PendingPredictions:
                         self.late_total += 1
         return outcomes
 
-    def busy(self) -> bool:
-        """Whether any task is queued or running."""
-        with self._lock:
-            return bool(self._jobs)
-
-    def yielding(self, llm: LLMClient) -> LLMClient:
-        """`llm` for background work (library builds): each batch of calls waits until no prediction
-        is queued or running, so a build call that cannot be interrupted never holds the LLM while
-        annotators wait."""
-        return _Yielding(llm, self)
-
     def _start_threads(self) -> None:
         if not self._started:
             self._started = True
@@ -135,14 +122,3 @@ class PendingPredictions:
             done, total = self.late_done, max(self.late_total, self.late_done)
             rate = done / max(time.monotonic() - self._late_since, 1e-9)
         log.info("background predictions: %d of %d done (%.2f tasks/s)", done, total, rate)
-
-
-class _Yielding:
-    def __init__(self, llm: LLMClient, pending: PendingPredictions) -> None:
-        self._llm, self._pending = llm, pending
-        self.model, self.stats = llm.model, llm.stats
-
-    def complete(self, requests, progress: Progress | None = None):
-        while self._pending.busy() and not self._pending.stopping.is_set():
-            time.sleep(_POLL)
-        return self._llm.complete(requests, progress)

@@ -56,7 +56,7 @@ def run(dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
         answers[name], seconds[name] = _ask(module, model, settings, requests)
         print(f"{name}: {sum(seconds[name]) / len(requests):.2f} s per answer")
     plain, patched = answers.values()
-    same = sum(a == b and a.logprobs == b.logprobs for a, b in zip(plain, patched, strict=True))
+    same = sum(a == b for a, b in zip(plain, patched, strict=True))  # text and log-probabilities
     print(f"same answer and log-probabilities: {same} of {len(requests)}")
     write_json(output, {"dataset": dataset, "requests": len(requests), "same": same, "machine": machine(),
                         "seconds_per_answer": {name: sum(s) / len(s) for name, s in seconds.items()},
@@ -76,9 +76,9 @@ def _ask(module: str, model: Path, settings: Settings, requests: list[LLMRequest
                 start = time.perf_counter()
                 [reply] = runtime.llm.complete([request])
                 seconds.append(time.perf_counter() - start)
-                if isinstance(reply, Exception):
-                    raise reply
-                answers.append(reply[0])
+                if reply.error is not None:
+                    raise reply.error
+                answers.append(reply.completions[0])
         finally:
             runtime.close()
             server.stop()

@@ -32,7 +32,7 @@ from reversener.evaluation import (
     sentences_from,
 )
 from reversener.library import ExampleLibrary
-from reversener.llm.client import LLMStats
+from reversener.llm.client import LLMReply, LLMStats
 from reversener.readers import read_conll
 from reversener.recognizer import Recognizer
 from reversener.runtime import Runtime
@@ -262,7 +262,7 @@ class _Silent:
     stats = LLMStats()
 
     def complete(self, requests, progress=None):
-        return [['{"entities": []}'] for _ in requests]
+        return [LLMReply.of('{"entities": []}') for _ in requests]
 
 
 def _add(part: dict, stats: dict[str, float], seconds: float) -> None:

@@ -82,16 +82,16 @@ def _measure(runtime: Runtime, gold, row: dict) -> dict | None:
     recognizer = Recognizer(runtime.llm, runtime.embedder, types, library, runtime.settings.method())
     regions, tasks, missing = [], [], 0
     for sentence, ids in zip(gold, row["per_sentence"]["demonstrations"], strict=True):
-        answers = runtime.llm.cached(recognizer.request(sentence.text, shots_shown(library, ids)))
-        if not answers or not answers[0].logprobs:
+        reply = runtime.llm.cached(recognizer.request(sentence.text, shots_shown(library, ids)))
+        if reply is None or not reply.completions[0].logprobs:
             missing += 1
             continue
-        answer = answers[0]
+        answer = reply.completions[0]
         try:
-            mentions = parse_mentions(answer, types)
+            mentions = parse_mentions(answer.text, types)
         except ParseError:
             continue
-        tokens = mention_logprobs(answer, answer.logprobs, mentions)
+        tokens = mention_logprobs(answer.text, answer.logprobs, mentions)
         # Align with the mention's index as its score, to find each span's tokens again.
         indexed = [Mention(m.text, m.type, float(i)) for i, m in enumerate(mentions)]
         truth = {s.key for s in sentence.spans}

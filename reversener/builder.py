@@ -13,7 +13,7 @@ from .embeddings import Embedder
 from .entities import generate_entities
 from .features import feature_candidates
 from .library import ExampleLibrary
-from .llm.client import LLMClient, Progress
+from .llm.client import LLMClient, LLMReply, ObservedLLM, Progress
 from .prompts import templates_hash
 from .recognizer import Recognizer
 from .reverse import plan_examples, write_reverse_sentences
@@ -37,21 +37,12 @@ class BuildReport:
     llm_failures: int = 0  # requests that ended in an LLMError: the library is partial
     llm_error: str | None = None
 
-
-class _Watched:
-    """The build's LLM, counting the requests that failed into the report."""
-
-    def __init__(self, llm: LLMClient, report: BuildReport) -> None:
-        self._llm, self._report = llm, report
-        self.model, self.stats = llm.model, llm.stats
-
-    def complete(self, requests, progress: Progress | None = None):
-        answers = self._llm.complete(requests, progress)
-        errors = [a for a in answers if isinstance(a, Exception)]
-        self._report.llm_failures += len(errors)
-        if errors and self._report.llm_error is None:
-            self._report.llm_error = str(errors[0])
-        return answers
+    def count_failures(self, replies: list[LLMReply]) -> None:
+        """Counts the replies that are errors, keeping the first error's message."""
+        errors = [reply.error for reply in replies if reply.error is not None]
+        self.llm_failures += len(errors)
+        if errors and self.llm_error is None:
+            self.llm_error = str(errors[0])
 
 
 def build_library(
@@ -66,7 +57,7 @@ def build_library(
     """Build a synthetic example library; `on_step(name, total)` may return a progress callback."""
     c = config or MethodConfig()
     report = BuildReport()
-    llm = _Watched(llm, report)
+    llm = ObservedLLM(llm, report.count_failures)  # the steps' failed calls reach the report
     candidates = feature_candidates(texts, embedder, c.feature_sentences, seed=c.seed, strategy=c.feature_strategy)
     report.feature_sentences = [ranked[0] for ranked in candidates]
     report.entities = generate_entities(llm, types, c.entities_per_type)

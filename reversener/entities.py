@@ -34,12 +34,12 @@ def generate_entities(
         for name, definition in types.items()
     ]
     proposed: dict[str, list[str]] = {}
-    for name, answer in zip(types, llm.complete(requests), strict=True):
-        if isinstance(answer, Exception):
-            log.warning("no entities for %s: %s", name, answer)
+    for name, reply in zip(types, llm.complete(requests), strict=True):
+        if reply.error is not None:
+            log.warning("no entities for %s: %s", name, reply.error)
             proposed[name] = []
             continue
-        proposed[name] = _strings(answer[0])
+        proposed[name] = _strings(reply.texts[0])
     return clean_entities(proposed, count)
 
 

@@ -14,7 +14,7 @@ from .config import MethodConfig
 from .definitions import resolve_types
 from .embeddings import Embedder
 from .library import ExampleLibrary
-from .llm.client import LLMClient, LLMRequest, Progress
+from .llm.client import LLMClient, LLMReply, LLMRequest, Progress
 from .metrics import auroc, bootstrap_f1, calibration, evaluate, sentence_counts
 from .recognizer import FAILED, Prediction, Recognizer
 from .types import Example, Sentence, Span
@@ -139,7 +139,7 @@ def per_sentence(predictions: Sequence[Prediction]) -> dict:
 
 
 def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequence[Sentence], recorded: dict,
-           cached: Callable[[LLMRequest], list | None]) -> tuple[dict, int]:
+           cached: Callable[[LLMRequest], LLMReply | None]) -> tuple[dict, int]:
     """A row's per-sentence record read again from the LLM's cached answers to the very requests it
     made (its recorded demonstrations, in order), with the current parser and scorer: no LLM call,
     no embedding. A sentence whose answer is not cached (split into chunks, or another machine's
@@ -147,11 +147,11 @@ def replay(recognizer: Recognizer, library: ExampleLibrary | None, gold: Sequenc
     out = {key: list(values) for key, values in recorded.items()}
     replayed = 0
     for i, (sentence, ids) in enumerate(zip(gold, recorded["demonstrations"], strict=True)):
-        replies = [cached(r) for r in recognizer.requests_for(sentence.text, shots_shown(library, ids))]
-        found = [reply for reply in replies if reply]
-        if len(found) < len(replies):
+        requests = recognizer.requests_for(sentence.text, shots_shown(library, ids))
+        replies = [reply for reply in map(cached, requests) if reply is not None]
+        if len(replies) < len(requests):
             continue
-        spans, _, confidence, error = recognizer.read_replies(sentence.text, found)
+        spans, _, confidence, error = recognizer.read_replies(sentence.text, replies)
         spans = [] if error else recognizer.settled(sentence.text, spans)
         out["spans"][i] = [] if error else _span_rows(sorted(spans))
         out["confidences"][i] = None if error else confidence

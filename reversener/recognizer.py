@@ -19,7 +19,7 @@ from .consistency import vote
 from .embeddings import Embedder
 from .errors import ParseError
 from .library import ExampleLibrary
-from .llm.client import LLMClient, LLMRequest, Progress
+from .llm.client import Completion, LLMClient, LLMReply, LLMRequest, Progress
 from .parse import parse_mentions
 from .prompts import render
 from .reconcile import reconcile
@@ -97,7 +97,7 @@ class Recognizer:
             problems[i].append(f"text too long: predicted its first {self.config.max_chunks} of {total} chunks "
                                f"(characters 0-{offset} of {len(texts[i])}); raise MAX_CHUNKS for more")
         for (i, offset, _), text, replies in zip(chunks, chunk_texts, answers, strict=True):
-            failed = next((reply for reply in replies if isinstance(reply, Exception)), None)
+            failed = next((reply.error for reply in replies if reply.error is not None), None)
             if failed is not None:
                 errors[i] = errors[i] or f"{FAILED}: {failed}"
                 continue
@@ -131,14 +131,15 @@ class Recognizer:
             return list(spans)
         return reconcile(text, spans, self.config.combine_min_score)
 
-    def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]], list[list]]:
+    def _ask(self, texts: Sequence[str], progress: Progress | None) -> tuple[list[list[Example]],
+                                                                          list[list[LLMReply]]]:
         """Each text's demonstrations and replies (one per request of `requests_for`). Texts are
         prepared (embedded, prompted) a slice at a time and each slice is sent as soon as it is ready,
         so the first LLM calls do not wait for the last text's embedding; the gateway bounds how many
         calls run at once across slices."""
         slices = [texts[k : k + PIPELINE_SLICE] for k in range(0, len(texts), PIPELINE_SLICE)]
         demos: list[list[Example]] = []
-        replies: list[list | BaseException] = [[] for _ in slices]  # each slice's, set by its thread
+        replies: list[list[LLMReply] | BaseException] = [[] for _ in slices]  # each slice's, set by its thread
         threads = []
         for k, piece in enumerate(slices):
             shots = self.demonstrations(piece)
@@ -174,14 +175,15 @@ class Recognizer:
     def _combining(self) -> bool:
         return self.config.combine_zero_shot and not self.zero_shot
 
-    def read_replies(self, text: str, replies: Sequence[Sequence[str]]) -> tuple[list[Span], list[str], float | None,
-                                                                           str | None]:
-        """A text's spans from its replies (see `requests_for`), the problems met, the confidence in the
-        answer, and the error that makes it unusable (no sample of any reply could be read)."""
-        read = [self.read(text, answers) for answers in replies]
+    def read_replies(self, text: str, replies: Sequence[LLMReply]) -> tuple[list[Span], list[str], float | None,
+                                                                      str | None]:
+        """A text's spans from its replies (see `requests_for`, none of them an error), the problems met,
+        the confidence in the answer, and the error that makes it unusable (no sample of any reply could
+        be read)."""
+        read = [self.read(text, reply.completions) for reply in replies]
         issues = [issue for _, found_issues, _ in read for issue in found_issues]
-        unusable = all(answers and len(found_issues) == len(answers)
-                       for answers, (_, found_issues, _) in zip(replies, read, strict=True))
+        unusable = all(reply.completions and len(found_issues) == len(reply.completions)
+                       for reply, (_, found_issues, _) in zip(replies, read, strict=True))
         error = f"LLM answer unusable: {issues[0]}" if unusable and issues else None
         return self.joined([found for found, _, _ in read]), issues, weakest([c for _, _, c in read]), error
 
@@ -229,7 +231,7 @@ class Recognizer:
                 picks = [library.nearest(v, m, negatives, humans, longest)[::-1] for v in self.embedder.embed(texts)]
         return [_ordered(shots) for shots in picks]
 
-    def read(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
+    def read(self, text: str, answers: Sequence[Completion]) -> tuple[list[Span], list[str], float | None]:
         """A text's spans from its answers (one per sample) above MIN_SCORE, the problems met on the
         way, and the confidence in the answer."""
         found, issues, confidence = self._vote(text, answers)
@@ -239,22 +241,21 @@ class Recognizer:
         """The spans that reach MIN_SCORE (those without a score are kept)."""
         return above(spans, self.config.min_score)
 
-    def _vote(self, text: str, answers: Sequence[str]) -> tuple[list[Span], list[str], float | None]:
+    def _vote(self, text: str, answers: Sequence[Completion]) -> tuple[list[Span], list[str], float | None]:
         """The spans, the problems, and the confidence in the answer: from the tokens' log-probabilities
         for one sample, else the share of samples that gave exactly the voted spans."""
         per_sample: list[list[Span]] = []
         issues: list[str] = []
         for answer in answers:
             try:
-                mentions = parse_mentions(answer, self.types)
+                mentions = parse_mentions(answer.text, self.types)
             except ParseError as err:
                 issues.append(str(err))
                 per_sample.append([])  # an unusable answer is a vote for nothing
                 continue
-            logprobs = getattr(answer, "logprobs", None)
-            per_sample.append(align(text, score_mentions(answer, logprobs, mentions)))
+            per_sample.append(align(text, score_mentions(answer.text, answer.logprobs, mentions)))
         if len(per_sample) == 1:
-            confidence = answer_confidence(answers[0], getattr(answers[0], "logprobs", None)) if not issues else None
+            confidence = answer_confidence(answers[0].text, answers[0].logprobs) if not issues else None
             return per_sample[0], issues, confidence
         kept = vote(per_sample, self.config.vote_threshold)
         agreeing = sum({s.key for s in sample} == {s.key for s in kept} for sample in per_sample)

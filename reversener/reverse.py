@@ -81,13 +81,13 @@ def write_reverse_sentences(
         last = attempt == rounds - 1
         requests = [_request(plan, temperature, attempt) for plan in pending]
         retry = []
-        for plan, answer in zip(pending, llm.complete(requests), strict=True):
+        for plan, reply in zip(pending, llm.complete(requests), strict=True):
             # An LLM error is final here: the gateway has already retried it.
             result: Sentence | str
-            if isinstance(answer, Exception):
-                result = "llm error"
+            if reply.ok:
+                result = check_candidate(json_string(reply.texts[-1], "sentence") or "", plan)
             else:
-                result = check_candidate(json_string(answer[-1], "sentence") or "", plan)
+                result = "llm error"
             if isinstance(result, Sentence):
                 kept.append((plan, result))
             else:

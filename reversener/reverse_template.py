@@ -34,11 +34,7 @@ def write_templates(llm: LLMClient, features: Sequence[str], types: dict[str, st
                    max_tokens=2 * len(f) // 3 + 64)
         for f in features
     ]
-    templates = []
-    for answer in llm.complete(requests):
-        text = None if isinstance(answer, Exception) else json_string(answer[0], "template")
-        templates.append(text)
-    return templates
+    return [json_string(reply.texts[0], "template") if reply.ok else None for reply in llm.complete(requests)]
 
 
 def example_slots(types: dict[str, str], entities: dict[str, list[str]]) -> list[tuple[str, str]]:

@@ -5,8 +5,9 @@
     llm = ScriptedLLM.sequence(["first answer", LLMError("boom"), "third answer"])
 
 `respond(request, sample_index)` is called once per sample of every request (sample_index runs
-0 .. request.samples - 1). It returns the answer text, or an Exception instance: the request then
-fails and its slot in the result of `complete` is that exception, as with the real gateway.
+0 .. request.samples - 1). It returns the answer text, a Completion (text with log-probabilities),
+or an LLMError: the request then fails and its reply in the result of `complete` carries that error,
+as with the real gateway.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from reversener.llm.client import LLMRequest, LLMStats, Progress
+from reversener.errors import LLMError
+from reversener.llm.client import Completion, LLMReply, LLMRequest, LLMStats, Progress
 
 __all__ = ["ScriptedLLM", "FakeEmbedder", "Respond"]
 
-Respond = Callable[[LLMRequest, int], "str | Exception"]
+Respond = Callable[[LLMRequest, int], "str | Completion | LLMError"]
 
 
 class ScriptedLLM:
@@ -37,16 +39,16 @@ class ScriptedLLM:
 
     # --- convenient constructors ---
     @classmethod
-    def always(cls, answer: str | Exception, model: str = "scripted") -> ScriptedLLM:
+    def always(cls, answer: str | Completion | LLMError, model: str = "scripted") -> ScriptedLLM:
         """The same answer (or failure) for every sample of every request."""
         return cls(lambda request, index: answer, model)
 
     @classmethod
-    def sequence(cls, answers: Iterable[str | Exception], model: str = "scripted") -> ScriptedLLM:
+    def sequence(cls, answers: Iterable[str | Completion | LLMError], model: str = "scripted") -> ScriptedLLM:
         """Answers handed out in order, one per sample; running out is a test error."""
         pending = list(answers)
 
-        def respond(request: LLMRequest, index: int) -> str | Exception:
+        def respond(request: LLMRequest, index: int) -> str | Completion | LLMError:
             if not pending:
                 raise AssertionError(f"ScriptedLLM ran out of answers; last prompt: {prompt_of(request)[:200]!r}")
             return pending.pop(0)
@@ -54,10 +56,8 @@ class ScriptedLLM:
         return cls(respond, model)
 
     # --- the LLMClient protocol ---
-    def complete(
-        self, requests: Sequence[LLMRequest], progress: Progress | None = None
-    ) -> list[list[str] | Exception]:
-        results: list[list[str] | Exception] = []
+    def complete(self, requests: Sequence[LLMRequest], progress: Progress | None = None) -> list[LLMReply]:
+        results: list[LLMReply] = []
         with self._lock:
             self.batches.append(list(requests))
         for request in requests:
@@ -68,18 +68,20 @@ class ScriptedLLM:
                 progress(1)
         return results
 
-    def _answer(self, request: LLMRequest) -> list[str] | Exception:
-        texts: list[str] = []
+    def _answer(self, request: LLMRequest) -> LLMReply:
+        completions: list[Completion] = []
         for index in range(request.samples):
             answer = self._respond(request, index)
             self.stats.add(calls=1)
-            if isinstance(answer, BaseException):
+            if isinstance(answer, LLMError):
                 self.stats.add(failures=1)
-                return answer
-            if not isinstance(answer, str):
-                raise TypeError(f"respond must return str or Exception, got {type(answer).__name__}")
-            texts.append(answer)
-        return texts
+                return LLMReply(error=answer)
+            if isinstance(answer, str):
+                answer = Completion(answer)
+            if not isinstance(answer, Completion):
+                raise TypeError(f"respond must return str, Completion or LLMError, got {type(answer).__name__}")
+            completions.append(answer)
+        return LLMReply(tuple(completions))
 
     # --- helpers for assertions ---
     @property

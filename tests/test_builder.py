@@ -8,6 +8,7 @@ from reversener.builder import build_library
 from reversener.config import MethodConfig
 from reversener.definitions import resolve_types
 from reversener.devtools.fake_answers import answer
+from reversener.errors import LLMError
 
 from .scripted_llm import FakeEmbedder, ScriptedLLM
 
@@ -66,3 +67,16 @@ def test_with_verify_templates_the_zero_shot_recognizer_checks_each_slot():
     _, report = build_library(TEXTS[:1], types, llm, FakeEmbedder(), config)
     assert report.rejected == {"slot type disputed": 1, "negatives over the cap": 0}  # Siemens is an ORG
     assert any(r.messages[-1][1] == f"Text: {TEXTS[0]}" for r in llm.requests)
+
+
+def test_failed_llm_requests_are_counted_in_the_report_with_the_first_error():
+    def respond(request, i):
+        if request.messages[-1][1].startswith("Replace every name"):
+            return LLMError("the model is down")
+        return answer({"messages": request.as_chat()})
+
+    llm = ScriptedLLM(respond)
+    config = MethodConfig(feature_sentences=2, entities_per_type=3)
+    _, report = build_library(TEXTS, resolve_types(["PER", "LOC"]), llm, FakeEmbedder(), config)
+    asked = sum(prompt.startswith("Replace every name") for prompt in llm.prompts)
+    assert asked >= 2 and report.llm_failures == asked and report.llm_error == "the model is down"

@@ -7,7 +7,7 @@ import pytest
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 from reversener.errors import LLMError, LLMTimeout
 from reversener.llm.cache import ResponseCache
-from reversener.llm.client import LLMRequest
+from reversener.llm.client import Completion, LLMReply, LLMRequest
 from reversener.llm.gateway import LiteLLMGateway
 
 TRANSPORT = {"name": "litellm"}
@@ -30,11 +30,15 @@ def _request(text: str = "hello", **kwargs) -> LLMRequest:
     return LLMRequest((("user", text),), **kwargs)
 
 
+def _texts(replies: list[LLMReply]) -> list[list[str]]:
+    return [reply.texts for reply in replies]
+
+
 def test_answers_in_request_order_with_usage_counted():
     with FakeOpenAIServer(lambda body: body["messages"][-1]["content"].upper()) as server:
         gateway = _gateway(server)
         answers = gateway.complete([_request("one"), _request("two"), _request("three")])
-    assert answers == [["ONE"], ["TWO"], ["THREE"]]
+    assert _texts(answers) == [["ONE"], ["TWO"], ["THREE"]]
     stats = gateway.stats.snapshot()
     assert stats["calls"] == 3 and stats["prompt_tokens"] == 3 and stats["completion_tokens"] == 3
 
@@ -56,14 +60,14 @@ def test_json_mode_can_be_turned_off():
 def test_samples_use_n_when_supported():
     with FakeOpenAIServer(lambda body: ["a", "b", "c"]) as server:
         answers = _gateway(server, use_n=True).complete([_request(samples=3, temperature=0.7)])
-    assert answers == [["a", "b", "c"]]
+    assert _texts(answers) == [["a", "b", "c"]]
     assert len(server.requests) == 1 and server.requests[0]["n"] == 3
 
 
 def test_samples_are_separate_calls_with_distinct_seeds_without_n():
     with FakeOpenAIServer(lambda body: f"seed {body['seed']}") as server:
         answers = _gateway(server, use_n=False).complete([_request(samples=3, temperature=0.7)])
-    assert answers == [["seed 0", "seed 1", "seed 2"]]
+    assert _texts(answers) == [["seed 0", "seed 1", "seed 2"]]
     assert all("n" not in body for body in server.requests)
 
 
@@ -71,7 +75,7 @@ def test_a_short_n_answer_is_topped_up_with_separate_calls():
     # Servers such as llama.cpp accept n but return one choice.
     with FakeOpenAIServer(lambda body: ["only"]) as server:
         answers = _gateway(server, use_n=True).complete([_request(samples=3, temperature=0.7)])
-    assert answers == [["only", "only", "only"]] and len(server.requests) == 3
+    assert _texts(answers) == [["only", "only", "only"]] and len(server.requests) == 3
 
 
 def test_cache_makes_a_rerun_free_and_keeps_its_cost(tmp_path):
@@ -82,7 +86,7 @@ def test_cache_makes_a_rerun_free_and_keeps_its_cost(tmp_path):
         answers = second.complete([_request(samples=2, temperature=0.7)])
         calls_made = len(server.requests)
     stats = second.stats.snapshot()
-    assert answers == [["answer", "answer"]]
+    assert _texts(answers) == [["answer", "answer"]]
     assert stats["calls"] == 0 and stats["cache_hits"] == 2
     assert stats["cached_completion_tokens"] == first.stats.snapshot()["completion_tokens"]
     assert calls_made == 2
@@ -92,13 +96,13 @@ def test_logprobs_are_asked_for_returned_and_kept_in_the_cache(tmp_path):
     tokens = [("{", -0.1), ('"a"', -0.7), ("}", -0.2)]
     with FakeOpenAIServer(lambda body: Reply(['{"a"}'], logprobs=[tokens])) as server:
         first = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite"))
-        [[fresh]] = first.complete([_request(logprobs=True)])
-        [[cached]] = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite")).complete([_request(logprobs=True)])
-        [[plain]] = first.complete([_request()])
-        assert first.cached(_request(logprobs=True)) == [fresh] and first.cached(_request("new")) is None
+        [fresh] = first.complete([_request(logprobs=True)])
+        [cached] = _gateway(server, cache=ResponseCache(tmp_path / "c.sqlite")).complete([_request(logprobs=True)])
+        [plain] = first.complete([_request()])
+        assert first.cached(_request(logprobs=True)) == fresh and first.cached(_request("new")) is None
     assert server.requests[0]["logprobs"] is True and server.requests[0]["top_logprobs"] == 1
-    assert fresh == cached == '{"a"}' and fresh.logprobs == cached.logprobs == tuple(tokens)
-    assert "logprobs" not in server.requests[1] and plain.logprobs is None  # asked again: another key
+    assert fresh == cached == LLMReply((Completion('{"a"}', tuple(tokens)),))
+    assert "logprobs" not in server.requests[1] and plain == LLMReply.of('{"a"}')  # asked again: another key
     assert len(server.requests) == 2
 
 
@@ -132,7 +136,7 @@ def test_transient_errors_are_retried(status):
     with FakeOpenAIServer(lambda body: next(replies)) as server:
         gateway = _gateway(server, retries=2)
         answers = gateway.complete([_request()])
-    assert answers == [["ok"]] and len(server.requests) == 3
+    assert _texts(answers) == [["ok"]] and len(server.requests) == 3
 
 
 def test_a_request_that_keeps_failing_becomes_an_error_in_its_slot_only():
@@ -142,28 +146,28 @@ def test_a_request_that_keeps_failing_becomes_an_error_in_its_slot_only():
     with FakeOpenAIServer(respond) as server:
         gateway = _gateway(server, retries=1)
         answers = gateway.complete([_request("good"), _request("bad"), _request("good too")])
-    assert answers[0] == ["fine"] and answers[2] == ["fine"]
-    assert isinstance(answers[1], LLMError) and "2 tries" in str(answers[1])
+    assert answers[0].texts == ["fine"] and answers[2].texts == ["fine"]
+    assert isinstance(answers[1].error, LLMError) and "2 tries" in str(answers[1].error)
     assert gateway.stats.snapshot()["failures"] == 1
 
 
 def test_client_errors_are_not_retried():
     with FakeOpenAIServer(lambda body: Reply(status=400)) as server:
         answers = _gateway(server, retries=3).complete([_request()])
-    assert isinstance(answers[0], LLMError) and len(server.requests) == 1
+    assert isinstance(answers[0].error, LLMError) and len(server.requests) == 1
 
 
 def test_timeout_is_reported_as_llm_timeout():
     with FakeOpenAIServer(lambda body: Reply(["late"], delay=1.5)) as server:
         answers = _gateway(server, timeout=0.3, retries=1).complete([_request()])
-    assert isinstance(answers[0], LLMTimeout)
+    assert isinstance(answers[0].error, LLMTimeout)
 
 
 def test_retry_budget_bounds_total_time():
     with FakeOpenAIServer(lambda body: Reply(status=503)) as server:
         gateway = _gateway(server, retries=50, backoff=0.2, retry_budget=0.5)
         answers = gateway.complete([_request()])
-    assert isinstance(answers[0], LLMError) and len(server.requests) < 6
+    assert isinstance(answers[0].error, LLMError) and len(server.requests) < 6
 
 
 def test_concurrency_is_bounded():
@@ -175,7 +179,7 @@ def test_concurrency_is_bounded():
 def test_connection_refused_is_an_llm_error():
     gateway = _gateway("http://127.0.0.1:9/v1", retries=1, timeout=2)
     answers = gateway.complete([_request()])
-    assert isinstance(answers[0], LLMError)
+    assert isinstance(answers[0].error, LLMError)
 
 
 def test_progress_is_called_once_per_request():
@@ -195,7 +199,7 @@ def test_background_calls_wait_behind_interactive_ones():
             target=gateway.background().complete, args=([_request(f"bg{i}") for i in range(6)],))
         background.start()
         time.sleep(0.08)  # the first background call is in flight, the rest wait
-        assert gateway.complete([_request("interactive")]) == [["interactive"]]
+        assert _texts(gateway.complete([_request("interactive")])) == [["interactive"]]
         background.join()
     order = [body["messages"][-1]["content"] for body in server.requests]
     assert order.index("interactive") <= 2, order  # served next, not after the whole batch
@@ -207,7 +211,7 @@ def test_several_endpoints_share_the_calls_each_within_its_concurrency():
           FakeOpenAIServer(lambda body: "b", latency=0.05) as two):
         gateway = _gateway(f"{one.api_base}, {two.api_base}", concurrency=2)
         answers = gateway.complete([_request(str(i)) for i in range(12)])
-    assert sorted(a[0] for a in answers) == ["a"] * 6 + ["b"] * 6
+    assert sorted(a.texts[0] for a in answers) == ["a"] * 6 + ["b"] * 6
     assert one.max_in_flight == two.max_in_flight == 2
 
 
@@ -226,8 +230,8 @@ def test_a_failing_endpoint_rests_while_the_others_take_its_calls_and_is_used_ag
 
         time.sleep(0.6)
         later = gateway.complete([_request(f"later {i}") for i in range(4)])
-    assert all(a == ["good"] for a in first) and failed_calls == 1  # no 5 s backoff: the other took it
-    assert ["back"] in later  # rested, then tried again
+    assert all(a.texts == ["good"] for a in first) and failed_calls == 1  # no 5 s backoff: the other took it
+    assert ["back"] in _texts(later)  # rested, then tried again
 
 
 def test_when_every_endpoint_fails_the_call_fails_within_its_retries():
@@ -235,7 +239,7 @@ def test_when_every_endpoint_fails_the_call_fails_within_its_retries():
           FakeOpenAIServer(lambda body: Reply(status=503)) as two):
         gateway = _gateway(f"{one.api_base},{two.api_base}", retries=3, concurrency=2)
         answers = gateway.complete([_request(str(i)) for i in range(3)])
-    assert all(isinstance(a, LLMError) for a in answers)
+    assert all(isinstance(a.error, LLMError) for a in answers)
     assert len(one.requests) + len(two.requests) == 3 * 4  # each request: one try and three retries
 
 
@@ -250,4 +254,4 @@ def test_a_non_openai_model_cannot_go_direct_and_auto_keeps_it_on_litellm():
 def test_a_bad_request_is_an_error_at_once_not_retried():
     with FakeOpenAIServer(lambda body: Reply(status=400)) as server:
         answers = _gateway(server, retries=3).complete([_request()])
-    assert isinstance(answers[0], LLMError) and len(server.requests) == 1
+    assert isinstance(answers[0].error, LLMError) and len(server.requests) == 1

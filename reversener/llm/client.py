@@ -9,23 +9,47 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import LLMError
 
-__all__ = ["LLMRequest", "LLMStats", "LLMClient", "Progress", "Completion", "TokenLogprobs"]
+__all__ = ["LLMRequest", "LLMReply", "LLMStats", "LLMClient", "ObservedLLM", "Progress", "Completion",
+           "TokenLogprobs"]
 
 # Advances a bar by this many items; a fraction where one item (a text) takes several LLM calls.
 Progress = Callable[[float], None]
 TokenLogprobs = tuple[tuple[str, float], ...]  # (token text, natural-log probability), in answer order
 
 
-class Completion(str):
-    """An answer's text; where the request asked for them and the provider sent them, it also
-    carries its tokens' log-probabilities. A str, so every step that only reads text is unchanged."""
+@dataclass(frozen=True)
+class Completion:
+    """One sampled answer: its text and, where the request asked for them and the provider sent them,
+    its tokens' log-probabilities."""
 
-    logprobs: TokenLogprobs | None
+    text: str
+    logprobs: TokenLogprobs | None = None
 
-    def __new__(cls, text: str, logprobs: TokenLogprobs | None = None) -> Completion:
-        completion = super().__new__(cls, text)
-        completion.logprobs = logprobs
-        return completion
+
+@dataclass(frozen=True)
+class LLMReply:
+    """What one request got: its sampled completions, or the LLMError that ended it (never both).
+    Failures are values, so one failed request cannot sink the batch it came in."""
+
+    completions: tuple[Completion, ...] = ()
+    error: LLMError | None = None
+
+    def __post_init__(self) -> None:
+        if (self.error is None) == (not self.completions):
+            raise ValueError("an LLMReply holds either completions or an error, exactly one of them")
+
+    @classmethod
+    def of(cls, *texts: str) -> LLMReply:
+        """A reply of plain texts, without log-probabilities."""
+        return cls(tuple(Completion(text) for text in texts))
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def texts(self) -> list[str]:
+        return [completion.text for completion in self.completions]
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,10 @@ class LLMRequest:
     max_tokens: int = 384
     json_mode: bool = True
     logprobs: bool = False  # ask for the answer tokens' log-probabilities (confidence scores)
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError(f"an LLMRequest needs at least one sample, got samples={self.samples}")
 
     def as_chat(self) -> list[dict[str, str]]:
         return [{"role": role, "content": content} for role, content in self.messages]
@@ -75,11 +103,24 @@ class LLMStats:
 
 @runtime_checkable
 class LLMClient(Protocol):
-    """Answers a batch of requests: per request, its sampled texts, or the LLMError that ended it."""
+    """Answers a batch of requests: one LLMReply per request, in request order."""
 
     model: str
     stats: LLMStats
 
-    def complete(
-        self, requests: Sequence[LLMRequest], progress: Progress | None = None
-    ) -> list[list[str] | LLMError]: ...
+    def complete(self, requests: Sequence[LLMRequest], progress: Progress | None = None) -> list[LLMReply]: ...
+
+
+class ObservedLLM:
+    """Another LLMClient whose every batch of replies is shown to `observe` before it is returned:
+    the one way to wrap a client, so a caller learns what its steps' calls did (a build counts the
+    failed requests) without every step reporting it."""
+
+    def __init__(self, llm: LLMClient, observe: Callable[[list[LLMReply]], None]) -> None:
+        self._llm, self._observe = llm, observe
+        self.model, self.stats = llm.model, llm.stats
+
+    def complete(self, requests: Sequence[LLMRequest], progress: Progress | None = None) -> list[LLMReply]:
+        replies = self._llm.complete(requests, progress)
+        self._observe(replies)
+        return replies

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import copy
 import functools
 import heapq
 import itertools
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LLMError, LLMTimeout
 from .cache import Answer, ResponseCache, cache_key
-from .client import Completion, LLMClient, LLMRequest, LLMStats, Progress, TokenLogprobs
+from .client import Completion, LLMReply, LLMRequest, LLMStats, Progress, TokenLogprobs
 
 if TYPE_CHECKING:
     import aiohttp
@@ -85,6 +86,7 @@ class LiteLLMGateway:
         self._timeout, self._retries, self._budget = timeout, retries, retry_budget
         self._json_mode, self._cache = json_mode, cache
         self._seed, self._backoff = seed, backoff
+        self._priority = 0  # see background()
         compatible = bool(urls) and model.startswith(_Direct.PREFIXES)
         if transport == "direct" and not compatible:
             raise ValueError(f"LLM_TRANSPORT=direct needs an OpenAI-compatible model ({', '.join(_Direct.PREFIXES)}"
@@ -97,53 +99,58 @@ class LiteLLMGateway:
         self._supports_json = self._transport.supports(model, "response_format")
 
     # --- public ---
-    def complete(
-        self, requests: Sequence[LLMRequest], progress: Progress | None = None, *, priority: int = 0
-    ) -> list[list[str] | LLMError]:
-        """Answers in request order; with `priority` > 0 the calls wait behind those of lower priority."""
+    def complete(self, requests: Sequence[LLMRequest], progress: Progress | None = None) -> list[LLMReply]:
+        """Replies in request order."""
         if not _STOPPING.is_set():
-            work = self._complete_all(requests, progress, priority)
+            work = self._complete_all(requests, progress)
             future: Future = asyncio.run_coroutine_threadsafe(work, _shared_loop())
             try:
                 return future.result()
             except CancelledError:
                 if not _STOPPING.is_set():
                     raise
-        return [self._abandoned() for _ in requests]
+        return [LLMReply(error=self._abandoned()) for _ in requests]
 
-    def cached(self, request: LLMRequest) -> list[Completion] | None:
-        """The request's answers from the response cache, without calling the LLM; None if any is missing."""
+    def cached(self, request: LLMRequest) -> LLMReply | None:
+        """The request's reply from the response cache, without calling the LLM; None if any sample is missing."""
         if self._cache is None:
             return None
         keys = self._keys(request.as_chat(), self._params(request), request.samples)
         found = self._cache.get_many(keys)
-        return _completions(found, keys) if len(found) == len(keys) else None
+        return LLMReply(_completions(found, keys)) if len(found) == len(keys) else None
 
     def _abandoned(self) -> LLMError:
         return LLMError(f"{self.model}: the process is stopping; call abandoned")
 
-    def background(self) -> LLMClient:
-        """A view of this gateway whose calls yield to interactive ones (library builds, batch jobs)."""
-        return _Background(self)
+    def background(self) -> LiteLLMGateway:
+        """This gateway (same slots, cache and counters) for background work such as library builds:
+        whenever a slot frees, its calls wait behind every interactive call. This is the one way
+        background work yields to predictions, because it works per call: a /predict waits at most for
+        the background calls already in flight (one on the one-slot local model). Waiting before each
+        batch until no prediction is pending would not do: a batch that started a moment before a
+        /predict would hold all its calls ahead of it."""
+        view = copy.copy(self)
+        view._priority = 1
+        return view
 
     # --- internals ---
 
-    async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None, priority: int):
-        _PRIORITY.set(priority)  # the tasks gather() makes inherit it
-        async def one(request: LLMRequest) -> list[Completion] | LLMError:
+    async def _complete_all(self, requests: Sequence[LLMRequest], progress: Progress | None) -> list[LLMReply]:
+        _PRIORITY.set(self._priority)  # the tasks gather() makes inherit it
+        async def one(request: LLMRequest) -> LLMReply:
             try:
-                return await self._complete_one(request)
+                return LLMReply(await self._complete_one(request))
             except LLMError as err:
                 self.stats.add(failures=1)
                 log.log(logging.INFO if _STOPPING.is_set() else logging.WARNING, "LLM request failed: %s", err)
-                return err
+                return LLMReply(error=err)
             finally:
                 if progress is not None:
                     progress(1)
 
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
-    async def _complete_one(self, request: LLMRequest) -> list[Completion]:
+    async def _complete_one(self, request: LLMRequest) -> tuple[Completion, ...]:
         messages = request.as_chat()
         params = self._params(request)
         keys = self._keys(messages, params, request.samples)
@@ -403,17 +410,6 @@ class _PrioritySlots:
         self._free += 1
 
 
-class _Background:
-    """The same gateway, at background priority."""
-
-    def __init__(self, gateway: LiteLLMGateway) -> None:
-        self._gateway = gateway
-        self.model, self.stats = gateway.model, gateway.stats
-
-    def complete(self, requests: Sequence[LLMRequest], progress: Progress | None = None):
-        return self._gateway.complete(requests, progress, priority=1)
-
-
 _LOOP: asyncio.AbstractEventLoop | None = None
 _LOOP_LOCK = threading.Lock()
 _STOPPING = threading.Event()
@@ -453,8 +449,8 @@ def _shared_loop() -> asyncio.AbstractEventLoop:
         return _LOOP
 
 
-def _completions(found: dict[str, Answer], keys: list[str]) -> list[Completion]:
-    return [Completion(found[key].text, found[key].logprobs) for key in keys]
+def _completions(found: dict[str, Answer], keys: list[str]) -> tuple[Completion, ...]:
+    return tuple(Completion(found[key].text, found[key].logprobs) for key in keys)
 
 
 def _token_logprobs(choice) -> TokenLogprobs | None:

@@ -200,23 +200,34 @@ def test_json_sent_as_text_plain_is_accepted(client):
     assert response.status_code == 200 and len(response.get_json()["results"]) == 3
 
 
-def test_a_build_waits_for_queued_predictions_before_it_calls_the_llm():
-    from backend.pending import PendingPredictions
-    from reversener.llm.client import LLMRequest
+def test_a_prediction_waits_for_the_build_call_in_flight_not_for_the_builds_batch(services_for):
+    """On a one-slot LLM (the bundled model) a /predict that comes while a build's batch waits for the
+    slot is served right after the build call in flight."""
+    from backend.builds import build_library_now
+    from backend.project import ProjectConfig
 
-    from ..scripted_llm import ScriptedLLM
+    building = threading.Event()
 
-    pending = PendingPredictions(2, threading.Event())
-    release = threading.Event()
-    job = pending.submit("task", lambda: release.wait(5) and {"result": []}, on_late=lambda outcome: None)
-    called = []
-    build_llm = pending.yielding(ScriptedLLM(lambda request, i: called.append(time.monotonic()) or "{}"))
-    builder = threading.Thread(target=build_llm.complete, args=([LLMRequest((("user", "x"),))],))
-    builder.start()
-    time.sleep(0.6)
-    assert called == []  # a prediction is running: the build's call waits
-    released = time.monotonic()
-    release.set()
-    assert pending.collect([job], None)[0].prediction == {"result": []}
-    builder.join(5)
-    assert len(called) == 1 and called[0] >= released
+    def respond(body):
+        if "names of type" in body["messages"][-1]["content"]:  # the build's first batch: one per type
+            building.set()
+        return answer(body)
+
+    services = services_for(respond, latency=0.3, llm_concurrency=1)
+    services.store.remember_texts("3", TEXTS, cap=100)
+    config = ProjectConfig.parse("3", LABEL_CONFIG, services.settings)
+    built = []
+    build = threading.Thread(target=lambda: built.append(build_library_now(services, config, 0)),
+                             daemon=True)
+    build.start()
+    assert building.wait(20)
+    response = create_app(services).test_client().post("/predict", json=_body(["Maria is in Rome."]))
+    [result] = response.get_json()["results"]
+    build.join(30)
+    services.jobs.drain()  # the build this /predict enqueued finds the library there
+    assert regions(result) == {("Maria", "PER"), ("Rome", "LOC")}
+    prompts = [body["messages"][-1]["content"] for body in services.llm_server.requests]
+    first_build = next(i for i, prompt in enumerate(prompts) if "names of type" in prompt)
+    asked = next(i for i, prompt in enumerate(prompts) if "Maria is in Rome." in prompt)
+    assert asked <= first_build + 2, prompts  # not behind the three other types' calls
+    assert built == ["built"]
