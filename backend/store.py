@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 from redis import Redis
@@ -55,9 +56,12 @@ return 1
 
 
 class LibraryStore:
-    """Reads and writes libraries; every key starts with `<prefix>:p:<project>:`."""
+    """Reads and writes libraries; every key starts with `<prefix>:p:<project>:`. The client answers
+    bytes (decode_responses=False, as RQ needs too): redis-py types its replies `bytes | str`."""
 
     def __init__(self, redis: Redis, prefix: str = "reversener") -> None:
+        if redis.get_encoder().decode_responses:
+            raise ValueError("LibraryStore needs a Redis client with decode_responses=False, as RQ does")
         self.redis, self.prefix = redis, prefix
         self._upsert = redis.register_script(_UPSERT_HUMAN)
         self._delete = redis.register_script(_DELETE_HUMAN)
@@ -124,7 +128,7 @@ class LibraryStore:
                      version_every: int = 1) -> bool:
         """True if stored; False if the annotation was deleted or a newer version is already here.
         Every `version_every` stored or deleted corrections start a new generation."""
-        args = [version_every, example.id, _dump(example, vector), repr(float(stamp))]
+        args: list[int | str] = [version_every, example.id, _dump(example, vector), repr(float(stamp))]
         return bool(self._upsert(keys=self._human_keys(project), args=args))
 
     def delete_human(self, project: str, example_id: str, version_every: int = 1) -> bool:
@@ -156,7 +160,7 @@ class LibraryStore:
         self.redis.set(self.key(project, "config"), label_config)
 
     def config(self, project: str) -> str | None:
-        raw = self.redis.get(self.key(project, "config"))
+        raw = cast(bytes | None, self.redis.get(self.key(project, "config")))
         return raw.decode("utf-8") if raw else None
 
     # --- texts seen in /predict, to build a library from when no Label Studio API is reachable ---
@@ -167,7 +171,7 @@ class LibraryStore:
             self.redis.sadd(key, *texts[:cap])
 
     def seen_texts(self, project: str) -> list[str]:
-        return sorted(t.decode("utf-8") for t in self.redis.smembers(self.key(project, "texts")))
+        return sorted(t.decode("utf-8") for t in cast(set[bytes], self.redis.smembers(self.key(project, "texts"))))
 
     # --- the project's latest background pre-labeling run: its pages and counts so far ---
     def start_prelabel(self, project: str, run: str, pages: int, pipe=None) -> None:
@@ -183,7 +187,7 @@ class LibraryStore:
         return bool(self._add_page(keys=[self.key(project, "prelabel")], args=args))
 
     def prelabel_run(self, project: str) -> dict:
-        raw = self.redis.hgetall(self.key(project, "prelabel"))
+        raw = cast(dict[bytes, bytes], self.redis.hgetall(self.key(project, "prelabel")))
         fields = {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"page:")}
         return {k: v if k == "run" else float(v) if k == "started_at" else int(v) for k, v in fields.items()}
 
@@ -204,5 +208,5 @@ def _dump(example: Example, vector: np.ndarray) -> str:
     return json.dumps(example_to_dict(example, vector), ensure_ascii=False)
 
 
-def _load(raw: bytes) -> tuple[Example, np.ndarray]:
+def _load(raw: bytes | str) -> tuple[Example, np.ndarray]:
     return example_from_dict(json.loads(raw))
