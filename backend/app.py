@@ -106,7 +106,9 @@ def create_app(services: Services | None = None) -> Flask:
     def webhook():
         body = _body()
         action = _required(body, "action", str)
-        project_payload = body.get("project") if isinstance(body.get("project"), dict) else {}
+        project_payload = body.get("project")
+        if not isinstance(project_payload, dict):
+            project_payload = {}
         project_payload.pop("token", None)  # the project's token is never stored or logged
         project = _project(body)
         model = model_for(project, project_payload.get("label_config"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 
@@ -16,6 +16,13 @@ if TYPE_CHECKING:  # the commands import the backend only when they run
 __all__ = ["app", "run"]
 
 
+class _ServeOptions(TypedDict, total=False):
+    """The settings `serve` takes from its options; one left out comes from the environment."""
+
+    port: int
+    workers: int
+
+
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (env PORT, default 9090).")] = None,
@@ -25,7 +32,11 @@ def serve(
     from .server import serve as serve_backend
     from .settings import BackendSettings
 
-    overrides = {k: v for k, v in {"port": port, "workers": workers}.items() if v is not None}
+    overrides: _ServeOptions = {}
+    if port is not None:
+        overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
     serve_backend(BackendSettings(**overrides))
 
 

@@ -34,9 +34,9 @@ class Outcome:
 @dataclass
 class _Job:
     key: str
+    on_late: Callable[[Outcome], None]
     future: Future = field(default_factory=Future)
     waiting: int = 0  # requests collecting it now; none left when it finishes means it is late
-    on_late: Callable[[Outcome], None] | None = None
 
 
 class PendingPredictions:
@@ -109,7 +109,7 @@ class PendingPredictions:
                 del self._jobs[job.key]
                 late = job.waiting == 0
                 job.future.set_result(outcome)  # under the lock: a collector sees it done or counts as waiting
-            if late and job.on_late is not None:
+            if late:
                 self._finish_late(job, outcome)
 
     def _finish_late(self, job: _Job, outcome: Outcome) -> None:

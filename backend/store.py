@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 import numpy as np
 from redis import Redis
@@ -55,9 +56,12 @@ return 1
 
 
 class LibraryStore:
-    """Reads and writes libraries; every key starts with `<prefix>:p:<project>:`."""
+    """Reads and writes libraries; every key starts with `<prefix>:p:<project>:`. The client answers
+    bytes (decode_responses=False, as RQ needs too): redis-py types its replies `bytes | str`."""
 
     def __init__(self, redis: Redis, prefix: str = "reversener") -> None:
+        if redis.get_encoder().decode_responses:
+            raise ValueError("LibraryStore needs a Redis client with decode_responses=False, as RQ does")
         self.redis, self.prefix = redis, prefix
         self._upsert = redis.register_script(_UPSERT_HUMAN)
         self._delete = redis.register_script(_DELETE_HUMAN)
@@ -128,7 +132,7 @@ class LibraryStore:
         generation."""
         value = json.dumps({"parts": [example_to_dict(e, v) for e, v in parts], "votes": dict(votes)},
                            ensure_ascii=False)
-        args = [version_every, record, value, repr(float(stamp))]
+        args: list[int | str] = [version_every, record, value, repr(float(stamp))]
         return bool(self._upsert(keys=self._human_keys(project), args=args))
 
     def delete_human(self, project: str, record: str, version_every: int = 1) -> bool:
@@ -178,7 +182,7 @@ class LibraryStore:
         self.redis.set(self.key(project, "config"), label_config)
 
     def config(self, project: str) -> str | None:
-        raw = self.redis.get(self.key(project, "config"))
+        raw = cast(bytes | None, self.redis.get(self.key(project, "config")))
         return raw.decode("utf-8") if raw else None
 
     # --- texts seen in /predict, to build a library from when no Label Studio API is reachable ---
@@ -189,7 +193,7 @@ class LibraryStore:
             self.redis.sadd(key, *texts[:cap])
 
     def seen_texts(self, project: str) -> list[str]:
-        return sorted(t.decode("utf-8") for t in self.redis.smembers(self.key(project, "texts")))
+        return sorted(t.decode("utf-8") for t in cast(set[bytes], self.redis.smembers(self.key(project, "texts"))))
 
     # --- the project's latest background pre-labeling run: its pages and counts so far ---
     def start_prelabel(self, project: str, run: str, pages: int, pipe=None) -> None:
@@ -205,7 +209,7 @@ class LibraryStore:
         return bool(self._add_page(keys=[self.key(project, "prelabel")], args=args))
 
     def prelabel_run(self, project: str) -> dict:
-        raw = self.redis.hgetall(self.key(project, "prelabel"))
+        raw = cast(dict[bytes, bytes], self.redis.hgetall(self.key(project, "prelabel")))
         fields = {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"page:")}
         return {k: v if k == "run" else float(v) if k == "started_at" else int(v) for k, v in fields.items()}
 
@@ -226,17 +230,17 @@ def _dump(example: Example, vector: np.ndarray) -> str:
     return json.dumps(example_to_dict(example, vector), ensure_ascii=False)
 
 
-def _load(raw: bytes) -> tuple[Example, np.ndarray]:
+def _load(raw: bytes | str) -> tuple[Example, np.ndarray]:
     return example_from_dict(json.loads(raw))
 
 
-def _parts(raw: bytes) -> list[tuple[Example, np.ndarray]]:
+def _parts(raw: bytes | str) -> list[tuple[Example, np.ndarray]]:
     """A stored correction's examples; one stored before corrections were split is one example."""
     record = json.loads(raw)
     return [example_from_dict(part) for part in record["parts"]] if "parts" in record else [example_from_dict(record)]
 
 
-def _votes(raw: bytes) -> dict[str, str]:
+def _votes(raw: bytes | str) -> dict[str, str]:
     """A stored correction's votes; one stored before votes were kept votes for the names it labels."""
     record = json.loads(raw)
     if "votes" in record:

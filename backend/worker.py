@@ -11,6 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
+from rq.worker import BaseWorker
 
 # The jobs' modules, imported once here and not in each job's fork (docs/deployment.md has the cost).
 from . import builds, jobs, prelabel, webhooks  # noqa: F401
@@ -22,7 +23,7 @@ __all__ = ["PromptUnsubscribe", "StoppableWorker", "run_worker"]
 log = logging.getLogger(__name__)
 
 
-class PromptUnsubscribe:
+class PromptUnsubscribe(BaseWorker):
     """RQ sends UNSUBSCRIBE before it stops its pubsub thread. With redis-py 8.2 the thread, having read
     the reply, goes back to a 60 s wait for a subscription, and stop() now waits for the thread: each
     teardown took a minute. Lowering the thread's flag first lets that reply end it at once."""
