@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.recall import NOTE
 from reversener.devtools import stack
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
@@ -184,3 +185,55 @@ def test_with_the_llm_down_nothing_is_stored_and_the_next_click_predicts_all(lab
     assert all({r["value"]["text"] for r in p[0]["result"]} == {"Anna", "Rome"} for p in predictions.values())
     log = (slow_backend["data"] / "backend.log").read_text(errors="replace")
     assert "no prediction: LLM failed" in log
+
+
+def test_a_correction_through_label_studio_makes_the_next_retrieve_right_for_another_task(label_studio,
+                                                                                          tmp_path_factory):
+    """The scripted LLM always calls Paris a person. An annotator corrects one task; the next click
+    of Retrieve predictions gives another task with Paris a location, though it held a prediction."""
+    from .test_memory import wrong_about_paris_and_may
+
+    api = _api(label_studio)
+    config = (ROOT / "label_config.xml").read_text("utf-8")
+    project = api.post("/api/projects", json={"title": "memory", "label_config": config}).json()["id"]
+    texts = ["The talks in Paris resumed on Monday.", "Anna flew to Paris with Bob."]
+    assert api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts]).json()["task_count"] == 2
+    tasks = {t["data"]["text"]: t["id"] for t in api.get("/api/tasks", params={"project": project}).json()["tasks"]}
+    data = tmp_path_factory.mktemp("memory-backend")
+    with FakeOpenAIServer(wrong_about_paris_and_may) as llm, stack.backend(data, {
+            "LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
+            "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN, "FEATURE_SENTENCES": "2"}) as url:
+        assert api.post("/api/ml", json={"project": project, "url": url, "title": "reversener"}).status_code == 201
+
+        def retrieve() -> dict[int, dict]:
+            done = api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
+                            json={"selectedItems": {"all": True, "excluded": []}})
+            assert done.status_code == 200, done.text
+            latest: dict[int, dict] = {}
+            for p in sorted(api.get("/api/predictions", params={"project": project}).json(), key=lambda p: p["id"]):
+                latest[p["task"]] = p
+            return latest
+
+        def labels(prediction: dict) -> dict[str, str]:
+            return {r["value"]["text"]: r["value"]["labels"][0] for r in prediction["result"]}
+
+        before = retrieve()
+        assert labels(before[tasks[texts[1]]]) == {"Anna": "PER", "Paris": "PER", "Bob": "PER"}
+        corrected = tasks[texts[0]]
+        region = dict(before[corrected]["result"][0])
+        region["value"] = region["value"] | {"labels": ["LOC"]}
+        region["origin"] = "prediction-changed"  # as the editor marks a region whose label was changed
+        api.post(f"/api/tasks/{corrected}/annotations",
+                 json={"result": [region], "parent_prediction": before[corrected]["id"]}).raise_for_status()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not httpx.get(f"{url}/memory?project={project}").json()["names"]:
+            time.sleep(1)
+        assert httpx.get(f"{url}/memory?project={project}").json()["names"] == [
+            {"name": "Paris", "label": "LOC", "agreement": 1.0, "corrections": 1}]
+
+        after = retrieve()
+        other = after[tasks[texts[1]]]
+        assert other["id"] != before[tasks[texts[1]]]["id"] and other["model_version"] != before[
+            tasks[texts[1]]]["model_version"]
+        assert labels(other) == {"Anna": "PER", "Paris": "LOC", "Bob": "PER"}
+        assert [r["meta"] for r in other["result"] if r["value"]["text"] == "Paris"] == [{"text": [NOTE]}]
