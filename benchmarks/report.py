@@ -312,6 +312,35 @@ def learning_section() -> list[str]:
             "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones; in each prompt the "
             "entity-free demonstrations come first and the rest from least to most similar, so the most "
             "similar example with entities sits next to the question.", ""]
+    return out + memory_section()
+
+
+def memory_section() -> list[str]:
+    """The memory of names, scored offline on the learning curve's recorded predictions."""
+    out = ["### The memory of names (`NAME_MEMORY`), scored on the recorded curves", ""]
+    for dataset in DATASETS:
+        results = read_json(RESULTS / f"memory-{dataset}.json")
+        command = f"`{PY} benchmarks.memory {dataset}`"
+        if not results:
+            out += [f"{dataset}: not run yet ({command}).", ""]
+            continue
+        out += [f"#### {dataset}: {results['held_apart']} held-apart sentences, agreement ≥ {results['min_agreement']}",
+                "", f"Measured {_machine(results['machine'])}. Command: {command} (no LLM call).", "",
+                "| corrections | names remembered | F1 without | F1 with | with − without (95% CI) "
+                "| per-type F1 with |",
+                "|---|---|---|---|---|---|"]
+        for name, row in results["rows"].items():
+            label = f"in order (on average {row['corrections']} before each)" if name == "in order" else name
+            per_type = ", ".join(f"{t} {f:.2f}" for t, f in sorted(row["with"]["per_type_f1"].items()))
+            out.append(f"| {label} | {row['names']} | {row['without']['f1']:.3f} | **{row['with']['f1']:.3f}** | "
+                       f"{gain(row['without'], row['with'])} | {per_type} |")
+        out.append("")
+    out += ["The memory acts on an answer after the LLM, so a point of the curve with and without it is the same "
+            "recorded predictions, paired. `random N`: the curve's own N corrections applied to its point N. "
+            "`in order`: every sentence before each held-apart one in the corpus corrected, as a team working "
+            "through a corpus in order, applied to point 0. The memory learns here only the labels annotators "
+            "submit: its \"not an entity\" votes need the backend's prediction of each corrected sentence, which the "
+            "curve did not record.", ""]
     return out
 
 
