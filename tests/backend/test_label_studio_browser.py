@@ -100,3 +100,44 @@ def test_offsets_after_emoji_match_between_python_and_the_label_studio_front_end
              and r["value"]["text"] == "Kai"]
     kai = TEXT.index("Kai")  # 42 in code points; UTF-16 would say 47
     assert [(v["start"], v["end"]) for v in drawn] == [(kai, kai + 3)]
+
+
+def test_a_label_changed_in_the_editor_is_the_label_of_that_name_in_the_next_task(label_studio, page,
+                                                                                    tmp_path_factory):
+    """An annotator relabels a predicted region in the editor and submits; after the next Retrieve
+    predictions another task shows the name with that label, and the region says where it came from."""
+    from reversener.devtools import stack
+    from reversener.devtools.fake_openai import FakeOpenAIServer
+
+    from .test_memory import wrong_about_paris_and_may
+
+    api = httpx.Client(base_url=label_studio, headers={"Authorization": f"Token {LS_TOKEN}"}, timeout=120)
+    project = api.post("/api/projects", json={"title": "memory", "label_config": LABEL_CONFIG}).json()["id"]
+    texts = ["The talks in Paris resumed on Monday.", "Anna flew to Paris with Bob."]
+    api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts])
+    tasks = {t["data"]["text"]: t["id"] for t in api.get("/api/tasks", params={"project": project}).json()["tasks"]}
+    retrieve = {"selectedItems": {"all": True, "excluded": []}}
+    env = {"LLM_MODEL": "openai/fake", "LLM_API_KEY": "sk-test", "LABEL_STUDIO_URL": label_studio,
+           "LABEL_STUDIO_API_KEY": LS_TOKEN, "FEATURE_SENTENCES": "2"}
+    with FakeOpenAIServer(wrong_about_paris_and_may) as llm, \
+            stack.backend(tmp_path_factory.mktemp("memory-browser"), env | {"LLM_API_BASE": llm.api_base}) as url:
+        api.post("/api/ml", json={"project": project, "url": url, "title": "reversener"})
+        api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}", json=retrieve)
+        _open_task(page, label_studio, project, tasks[texts[0]])
+        page.locator(".htx-highlight", has_text="Paris").first.click()
+        page.get_by_text("LOC", exact=True).first.click()
+        page.get_by_role("button", name="Submit").click()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not httpx.get(f"{url}/memory?project={project}").json()["names"]:
+            time.sleep(1)
+        [annotation] = api.get(f"/api/tasks/{tasks[texts[0]]}/annotations").json()
+        assert [(r["value"]["labels"], r["origin"]) for r in annotation["result"]] == [(["LOC"], "prediction-changed")]
+
+        api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}", json=retrieve)
+        _open_task(page, label_studio, project, tasks[texts[1]])
+        page.locator(".htx-highlight", has_text="Paris").first.click()
+        page.wait_for_timeout(500)
+        assert page.get_by_text("from this project's corrections").count() >= 1  # the region's meta, shown
+        latest = max(api.get("/api/predictions", params={"task": tasks[texts[1]]}).json(), key=lambda p: p["id"])
+        assert {r["value"]["text"]: r["value"]["labels"][0] for r in latest["result"]} == {
+            "Anna": "PER", "Paris": "LOC", "Bob": "PER"}
