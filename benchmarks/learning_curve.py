@@ -6,9 +6,11 @@ benchmark's sample, never corrected; annotators correct a seeded draw of other s
 the last step: 100 by default). The project starts from the library of the quality row `reversener`
 on the same sample, so point 0 is that library used as the backend uses it, and a stopped run resumes
 on any machine: each point is that library plus the first N corrections, whatever ran before.
-Gold annotations of correction sentences are POSTed to /webhook as Label Studio's
-ANNOTATION_CREATED events, then the held-apart sentences are POSTed to /predict and scored; every
-point is written after each /predict, so a stopped run goes on where it stopped.
+Each correction plays the real loop: its sentence is POSTed to /predict as Label Studio pre-annotates
+a task, then its gold annotation to /webhook as ANNOTATION_CREATED, each region with the origin the
+editor gives it (accepted, changed, drawn by hand), so the backend learns what was changed and
+deleted; then the held-apart sentences are POSTed to /predict and scored. Every point is written
+after each /predict, so a stopped run goes on where it stopped.
 
     .venv/bin/python -m benchmarks.quality wikigold --rows reversener   # the library, once
     .venv/bin/python -m benchmarks.learning_curve wikigold [--steps 0,10,25,50,100]
@@ -28,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
+from reversener.corrections import diff
 from reversener.definitions import resolve_types
 from reversener.evaluation import cost, pick_sentences, scores
 from reversener.labelstudio import spans_from_results, to_results
@@ -41,6 +44,7 @@ from .quality import result_path as quality_path
 
 PROJECT = {"id": 1, "title": "learning curve"}
 BATCH = 10  # tasks per /predict, as Label Studio sends them when pre-labeling a page
+CORRECTED = 100_000  # task ids of corrected sentences start here; held-apart ones count from 0
 
 
 def label_config(types: dict[str, str]) -> str:
@@ -49,8 +53,9 @@ def label_config(types: dict[str, str]) -> str:
     return f'<View><Labels name="label" toName="text">{labels}</Labels><Text name="text" value="$text"/></View>'
 
 
-def annotation_created(task_id: int, sentence: Sentence, config: str) -> dict:
-    """The webhook body Label Studio sends when an annotator submits a task."""
+def annotation_created(task_id: int, sentence: Sentence, config: str, origins: dict | None = None) -> dict:
+    """The webhook body Label Studio sends when an annotator submits a task; each region carries the
+    origin the editor gives it (`origins` by span key; "manual", drawn by hand, where it has none)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
     return {
         "action": "ANNOTATION_CREATED",
@@ -58,8 +63,26 @@ def annotation_created(task_id: int, sentence: Sentence, config: str) -> dict:
         "task": {"id": task_id, "data": {"text": sentence.text}, "project": PROJECT["id"]},
         "annotation": {"id": task_id, "task": task_id, "project": PROJECT["id"], "was_cancelled": False,
                        "created_at": stamp, "updated_at": stamp,
-                       "result": [r | {"origin": "manual"} for r in to_results(sentence.text, sentence.spans)]},
+                       "result": [r | {"origin": (origins or {}).get(s.key, "manual")}
+                                  for r, s in zip(to_results(sentence.text, sentence.spans), sentence.spans,
+                                                  strict=True)]},
     }
+
+
+ORIGINS = {"accepted": "prediction", "retyped": "prediction-changed", "rebounded": "prediction-changed",
+           "added": "manual"}
+
+
+def corrected(client, task_id: int, sentence: Sentence, config: str, types: dict[str, str]) -> dict:
+    """An annotator's correction as it happens in Label Studio: the task is pre-annotated first (so the
+    backend knows what it predicted), then its gold annotation is submitted with the origin each
+    region gets in the editor (accepted, changed, or drawn by hand)."""
+    body = {"project": f"{PROJECT['id']}.1", "label_config": config,
+            "tasks": [{"id": task_id, "data": {"text": sentence.text}}]}
+    [served] = _post(client, "/predict", body)["results"]
+    predicted = spans_from_results(sentence.text, served["result"], types) if served else []
+    edits = diff(predicted, sentence.spans)
+    return annotation_created(task_id, sentence, config, {e.span.key: ORIGINS[e.kind] for e in edits if e.span})
 
 
 def draw(dataset: str, sample: int, seed: int, corrections: int) -> tuple[list[Sentence], list[Sentence]]:
@@ -112,6 +135,7 @@ def run(
         project = str(PROJECT["id"])
         try:
             run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": services.runtime.llm.model,
+                      "corrections": "pre-annotated, then submitted with their regions' origins",
                       "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
             results = read_json(_path(dataset), {})
             if any(results.get(k) != v for k, v in run_id.items()):
@@ -122,7 +146,8 @@ def run(
             with progress_bars() as bar:
                 for step in checkpoints:
                     for i, sentence in enumerate(pool[sent:step], start=sent):
-                        _post(client, "/webhook", annotation_created(100_000 + i, sentence, config))
+                        _post(client, "/webhook", corrected(client, CORRECTED + i, sentence, config, types))
+                        services.jobs.drain()  # applied before the next task is pre-annotated, as in the editor
                     sent = step
                     services.jobs.drain()
                     point = results["points"].setdefault(str(step), {"corrections": step, "done": 0, "stats": {},

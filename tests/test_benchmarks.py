@@ -76,7 +76,7 @@ def predicts(monkeypatch) -> _Predicts:
     post, sent = learning_curve._post, _Predicts()
 
     def counting(client, path, body):
-        if path == "/predict":
+        if path == "/predict" and body["tasks"][0]["id"] < learning_curve.CORRECTED:  # not a correction's
             if len(sent) == sent.stop_after:
                 raise KeyboardInterrupt
             sent.append(len(body["tasks"]))
@@ -121,6 +121,20 @@ def test_the_memory_benchmark_rescores_the_recorded_curve_with_the_names_correct
     # corrected one that labels them, and the memory labels them there.
     assert rows["in order"]["without"]["recall"] == pytest.approx(1 / 3)
     assert rows["in order"]["with"]["recall"] > 0.9 and rows["in order"]["with"]["precision"] == 1.0
+
+
+def test_each_correction_is_pre_annotated_then_submitted_with_the_origins_the_editor_gives(tiny, monkeypatch):
+    server, results = tiny
+    quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+    post, sent = learning_curve._post, []
+    monkeypatch.setattr(learning_curve, "_post", lambda client, path, body: sent.append((path, body))
+                        or post(client, path, body))
+    _curve(server, "0,2")
+    corrections = [(path, body) for path, body in sent if path == "/webhook" or
+                   body["tasks"][0]["id"] >= learning_curve.CORRECTED]
+    assert [path for path, _ in corrections] == ["/predict", "/webhook"] * 2  # pre-annotated, then corrected
+    origins = {r["value"]["text"]: r["origin"] for r in corrections[1][1]["annotation"]["result"]}
+    assert origins == {"Zorblat Qu": "manual", "Bob": "prediction", "Vexmoor": "manual"}  # the fake knows Bob
 
 
 def test_a_stopped_learning_curve_resumes_where_it_stopped(tiny, predicts, monkeypatch):
