@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from backend.label_config import parse_label_config
-from benchmarks import learning_curve, memory, quality
+from benchmarks import learning_curve, memory, quality, selective
 from benchmarks.common import DATASETS
 from reversener.definitions import resolve_types
 from reversener.devtools.fake_answers import answer
@@ -36,6 +36,7 @@ def tiny(tmp_path, monkeypatch):
     monkeypatch.setattr(quality, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(learning_curve, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(memory, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(selective, "RESULTS", tmp_path / "results")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LLM_API_KEY", "sk-test")
     with FakeOpenAIServer(answer) as server:
@@ -298,6 +299,21 @@ def test_the_default_methods_row_is_composed_from_its_two_rows_without_asking_ag
     assert composed["cost"]["calls_per_sentence"] == pytest.approx(
         rows["reversener"]["cost"]["calls_per_sentence"] + rows["zero-shot"]["cost"]["calls_per_sentence"])
     assert composed["at_min_score"]["min_score"] == 0.25 and "per_type_counts" in composed["at_min_score"]
+
+
+def test_the_selective_second_call_is_scored_from_the_recorded_rows_without_asking_again(tiny):
+    server, results = tiny
+    quality.run("tiny", rows="zero-shot,reversener,reversener + zero-shot", sample=4, llm_model="openai/fake",
+                llm_api_base=server.api_base)
+    asked = len(server.requests)
+    selective.run(sample=4)
+    assert len(server.requests) == asked
+    policies = json.loads((results / "selective.json").read_text())["sets"]["tiny"]
+    rows = json.loads((results / "quality-tiny-4.json").read_text())["rows"]
+    assert policies["always (the default)"]["f1"] == rows["reversener + zero-shot"]["at_min_score"]["f1"]
+    assert policies["below 0.0"]["f1"] == rows["reversener"]["at_min_score"]["f1"]  # never a second call
+    assert policies["below 0.0"]["calls_per_sentence"] == 1.0
+    assert all(1.0 <= p["calls_per_sentence"] <= 2.0 for p in policies.values())
 
 
 def test_the_scaleout_benchmark_smoke_setting_completes_and_writes_its_json(tmp_path):
