@@ -59,7 +59,8 @@ def run_specs(budgets: Sequence[int]) -> dict[str, tuple[str, dict]]:
     specs: dict[str, tuple[str, dict]] = {}
     for prefix, mode in MODES.items():
         specs[f"{prefix} · sentences"] = (mode, {"pack_sentences": False})
-        specs.update({f"{prefix} · packed {b}": (mode, {"max_chunk_chars": b}) for b in budgets})
+        specs.update({f"{prefix} · packed {b}": (mode, {"pack_sentences": True, "max_chunk_chars": b})
+                      for b in budgets})
     return specs
 
 

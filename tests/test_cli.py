@@ -204,7 +204,7 @@ def test_a_text_longer_than_max_chunks_says_how_much_was_predicted(llm_server, t
     tasks = tmp_path / "long.json"
     tasks.write_text(json.dumps([{"id": 1, "data": {"text": "Bob went home. " * 100}}]))
     result = runner.invoke(app, ["annotate", str(tasks), "-o", str(tmp_path / "p.json"), "--zero-shot"],
-                           env={"COLUMNS": "400", "MAX_CHUNKS": "1"})
+                           env={"COLUMNS": "400", "MAX_CHUNKS": "1", "PACK_SENTENCES": "true"})
     assert result.exit_code == 0  # 66 sentences fit the default 1,000 characters: two chunks
     assert "task 1: text too long: predicted its first 1 of 2 chunks (characters 0-990 of 1500)" in result.output
 

@@ -195,7 +195,7 @@ def test_answer_json_lists_entities_in_text_order():
 def test_a_text_longer_than_max_chunks_gets_its_beginning_predicted_and_a_reason():
     text = "Bob went home. " * 50
     llm = ScriptedLLM.always(_entities(("Bob", "PER")))
-    config = MethodConfig(max_chunk_chars=100, max_chunks=5)
+    config = MethodConfig(max_chunk_chars=100, max_chunks=5, pack_sentences=True)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
     assert len(llm.requests) == 5 and len(found.spans) == 5 * 6  # six 15-character sentences per chunk
     assert found.problems and "first 5 of 9 chunks (characters 0-450 of 750)" in found.problems[0]

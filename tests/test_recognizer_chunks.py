@@ -63,7 +63,8 @@ def test_each_chunk_is_shown_the_demonstrations_retrieved_for_its_own_text():
     football = Example("foot", "Ajax fans travelled from Amsterdam to Rotterdam.", (Span(0, 4, "ORG"),))
     others = [Example(f"o{i}", f"Quarterly revenue grew by {i} percent.", ()) for i in range(4)]
     llm = ScriptedLLM(_respond)
-    config = MethodConfig(demonstrations=1, human_demonstrations=0, max_chunk_chars=200, combine_zero_shot=False)
+    config = MethodConfig(demonstrations=1, human_demonstrations=0, max_chunk_chars=200, combine_zero_shot=False,
+                          pack_sentences=True)
     Recognizer(llm, embedder, TYPES, _library(embedder, skiing, football, *others), config).recognize([PARAGRAPH])
     asked = {prompt_of(r).split(". ")[0]: r.messages[1][1] for r in llm.requests}
     assert len(asked) == 2  # two chunks, one request each
@@ -78,7 +79,7 @@ def test_a_long_chunks_answer_may_be_longer_and_its_prompt_stays_bounded():
     correction = Example("h-new#0", PARAGRAPH, (Span(0, 16, "PER"),), "human")
     generated = [Example(f"g{i}", f"Carole Montillet won in Oslo {i}.", (Span(0, 16, "PER"),)) for i in range(4)]
     llm = ScriptedLLM(_respond)
-    config = MethodConfig(human_demonstrations=2)
+    config = MethodConfig(human_demonstrations=2, pack_sentences=True)
     Recognizer(llm, embedder, TYPES, _library(embedder, whole_document, correction, *generated), config).recognize(
         [paragraph, "Ajax won."])
     long_few, long_zero, short_few, short_zero = llm.requests

@@ -32,7 +32,7 @@ def _named(example: Example) -> list[tuple[str, str]]:
 
 def test_a_paragraph_becomes_one_example_per_chunk_with_its_spans_rebased():
     correction = Example("ann-7:label", PARAGRAPH, _labeled(PARAGRAPH), "human")
-    config = MethodConfig(max_chunk_chars=120)
+    config = MethodConfig(max_chunk_chars=120, pack_sentences=True)
     parts = split_correction(correction, config)
     chunks = chunk_text(PARAGRAPH, 120)  # exactly the recognizer's chunks: no span crosses a border
     assert [p.text for p in parts] == [PARAGRAPH[start:end] for start, end in chunks] and len(parts) == 3
