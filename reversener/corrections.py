@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .align import find_all
 from .config import MethodConfig
 from .text import chunk_text
 from .types import Example, Span
 
-__all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "occurrences", "NOT_AN_ENTITY",
+__all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "NOT_AN_ENTITY",
            "split_correction"]
 
 EditKind = Literal["accepted", "retyped", "rebounded", "deleted", "added"]
@@ -126,7 +126,7 @@ class NameMemory:
         for name, (label, agreement, _) in known.items():
             if label == NOT_AN_ENTITY:
                 continue
-            for start, end in occurrences(text, name):
+            for start, end in find_all(text, name):
                 if any(s.start < end and start < s.end for s in taken):
                     continue  # a longer remembered name holds it already
                 if any(s.start <= start and end <= s.end and (s.start, s.end) != (start, end) for s in kept):
@@ -143,12 +143,6 @@ class Recalled:
     spans: tuple[Span, ...]
     remembered: frozenset[tuple[int, int, str]]
     dropped: int
-
-
-def occurrences(text: str, name: str) -> list[tuple[int, int]]:
-    """Where `name` occurs in `text` as written, not inside a longer word."""
-    pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
-    return [(m.start(), m.end()) for m in pattern.finditer(text)]
 
 
 def split_correction(example: Example, config: MethodConfig) -> list[Example]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from reversener.corrections import NOT_AN_ENTITY, NameMemory, diff, occurrences, votes
+from reversener.align import find_all
+from reversener.corrections import NOT_AN_ENTITY, NameMemory, diff, votes
 from reversener.types import Span
 
 TEXT = "Paris Saint-Germain beat Lyon in Paris, said Brazilian defender Vampeta."
 
 
 def at(name: str, label: str, text: str = TEXT, nth: int = 0) -> Span:
-    start, end = occurrences(text, name)[nth]
+    start, end = find_all(text, name)[nth]
     return Span(start, end, label)
 
 
