@@ -13,13 +13,16 @@ as with the real gateway.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from reversener.errors import LLMError
+from reversener.library import ExampleLibrary
 from reversener.llm.client import Completion, LLMReply, LLMRequest, LLMStats, Progress
+from reversener.types import Example
 
 __all__ = ["ScriptedLLM", "FakeEmbedder", "Respond"]
 
@@ -118,3 +121,15 @@ class FakeEmbedder:
             if norm > 0:
                 matrix[row] /= norm
         return matrix
+
+
+def entities_answer(*pairs: tuple[str, str]) -> str:
+    """An LLM answer naming these (text, type) entities."""
+    return json.dumps({"entities": [{"text": t, "type": k} for t, k in pairs]})
+
+
+def library_of(types: dict[str, str], embedder: FakeEmbedder, *examples: Example) -> ExampleLibrary:
+    """A library holding these examples, embedded by `embedder`."""
+    library = ExampleLibrary(types, embedder.name)
+    library.extend(examples, embedder.embed([e.text for e in examples]))
+    return library

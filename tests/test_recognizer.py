@@ -10,27 +10,16 @@ import pytest
 
 from reversener.config import MethodConfig
 from reversener.errors import LLMError
-from reversener.library import ExampleLibrary
 from reversener.recognizer import Recognizer, answer_json
 from reversener.types import Example, Sentence, Span
 
-from .scripted_llm import FakeEmbedder, ScriptedLLM, prompt_of
+from .scripted_llm import FakeEmbedder, ScriptedLLM, entities_answer, library_of, prompt_of
 
 TYPES = {"PER": "people", "LOC": "places"}
 
 
-def _entities(*pairs: tuple[str, str]) -> str:
-    return json.dumps({"entities": [{"text": t, "type": k} for t, k in pairs]})
-
-
-def _library(embedder: FakeEmbedder, *examples: Example) -> ExampleLibrary:
-    library = ExampleLibrary(TYPES, embedder.name)
-    library.extend(examples, embedder.embed([e.text for e in examples]))
-    return library
-
-
 def test_zero_shot_prompt_has_no_demonstrations_and_finds_entities():
-    llm = ScriptedLLM.always(_entities(("Anna", "PER"), ("Oslo", "LOC")))
+    llm = ScriptedLLM.always(entities_answer(("Anna", "PER"), ("Oslo", "LOC")))
     recognizer = Recognizer(llm, FakeEmbedder(), TYPES)
     [found] = recognizer.recognize(["Anna flew to Oslo and Anna stayed."])
     assert recognizer.zero_shot
@@ -46,8 +35,8 @@ def test_nearest_examples_become_demonstrations_most_similar_last():
     near = Example("a", "Maria walked to Rome yesterday.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
     far = Example("b", "Quarterly revenue grew by nine percent.", ())
     middle = Example("c", "Maria walked home.", (Span(0, 5, "PER"),))
-    llm = ScriptedLLM.always(_entities())
-    recognizer = Recognizer(llm, embedder, TYPES, _library(embedder, near, far, middle),
+    llm = ScriptedLLM.always(entities_answer())
+    recognizer = Recognizer(llm, embedder, TYPES, library_of(TYPES, embedder, near, far, middle),
                             MethodConfig(demonstrations=2))
     recognizer.recognize(["Maria walked to Paris yesterday."])
     messages = llm.requests[0].messages
@@ -64,8 +53,8 @@ def test_human_corrections_are_shown_beside_the_generated_examples_not_instead_o
                  for i in range(3)]
     corrections = [Example(f"h{i}", f"Quarterly revenue in Acme grew {i} percent.", (Span(21, 25, "LOC"),), "human")
                    for i in range(3)]
-    llm = ScriptedLLM.always(_entities())
-    Recognizer(llm, embedder, TYPES, _library(embedder, *generated, *corrections),
+    llm = ScriptedLLM.always(entities_answer())
+    Recognizer(llm, embedder, TYPES, library_of(TYPES, embedder, *generated, *corrections),
                MethodConfig(demonstrations=2, human_demonstrations=1)).recognize(["Maria walked to Paris on day 7."])
     shown = [content for role, content in llm.requests[0].messages[1:-1] if role == "user"]
     assert sum("Maria" in s for s in shown) == 2 and sum("Acme" in s for s in shown) == 1
@@ -75,8 +64,8 @@ def test_at_most_a_quarter_of_the_demonstrations_are_entity_free():
     embedder = FakeEmbedder()
     empties = [Example(f"e{i}", f"Nothing named walked to the park {i}.", ()) for i in range(4)]
     named = Example("n", "Maria walked to Rome.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
-    llm = ScriptedLLM.always(_entities())
-    recognizer = Recognizer(llm, embedder, TYPES, _library(embedder, *empties, named))
+    llm = ScriptedLLM.always(entities_answer())
+    recognizer = Recognizer(llm, embedder, TYPES, library_of(TYPES, embedder, *empties, named))
     recognizer.recognize(["Nothing named walked to the park."])
     answers = [json.loads(content) for role, content in llm.requests[0].messages if role == "assistant"]
     assert len(answers) == 2 and sum(not a["entities"] for a in answers) == 1  # m = 4, share 0.25
@@ -87,8 +76,8 @@ def test_an_entity_free_demonstration_goes_first_even_when_it_is_the_most_simila
     empty = Example("e", "Nothing named walked to the park.", (), "human")
     named = [Example(f"n{i}", f"Maria walked to Rome {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
              for i in range(2)]
-    llm = ScriptedLLM.always(_entities())
-    Recognizer(llm, embedder, TYPES, _library(embedder, empty, *named),
+    llm = ScriptedLLM.always(entities_answer())
+    Recognizer(llm, embedder, TYPES, library_of(TYPES, embedder, empty, *named),
                MethodConfig(demonstrations=2, human_demonstrations=2)).recognize(["Nothing named walked to the park."])
     answers = [json.loads(content)["entities"] for role, content in llm.requests[0].messages if role == "assistant"]
     assert len(answers) == 3 and answers[0] == [] and all(answers[1:])
@@ -98,9 +87,9 @@ def test_a_library_that_fits_in_one_prompt_is_shown_whole_without_embedding_the_
     embedder = FakeEmbedder()
     named = [Example(f"n{i}", f"Maria walked to Rome {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
              for i in range(4)]
-    library = _library(embedder, *named)
+    library = library_of(TYPES, embedder, *named)
     embedder.calls.clear()
-    llm = ScriptedLLM.always(_entities())
+    llm = ScriptedLLM.always(entities_answer())
     recognizer = Recognizer(llm, embedder, TYPES, library, MethodConfig(demonstrations=4, combine_zero_shot=False))
     recognizer.recognize(["Anna flew to Oslo.", "Quarterly revenue grew."])
     assert embedder.calls == []
@@ -117,22 +106,22 @@ def test_a_library_that_fits_in_one_prompt_is_shown_whole_without_embedding_the_
 def test_random_demonstrations_ablation_still_shows_m_examples():
     embedder = FakeEmbedder()
     examples = [Example(str(i), f"Person{i} lives here.", ()) for i in range(6)]
-    llm = ScriptedLLM.always(_entities())
-    recognizer = Recognizer(llm, embedder, TYPES, _library(embedder, *examples),
+    llm = ScriptedLLM.always(entities_answer())
+    recognizer = Recognizer(llm, embedder, TYPES, library_of(TYPES, embedder, *examples),
                             MethodConfig(demonstrations=3, demo_strategy="random"))
     recognizer.recognize(["Some text."])
     assert sum(role == "assistant" for role, _ in llm.requests[0].messages) == 3
 
 
 def test_invented_entities_and_unknown_types_are_dropped():
-    llm = ScriptedLLM.always(_entities(("Bob", "PER"), ("Atlantis", "LOC"), ("Oslo", "ORG")))
+    llm = ScriptedLLM.always(entities_answer(("Bob", "PER"), ("Atlantis", "LOC"), ("Oslo", "ORG")))
     [found] = Recognizer(llm, FakeEmbedder(), TYPES).recognize(["Bob likes Oslo."])
     assert found.spans == (Span(0, 3, "PER"),)
 
 
 def test_self_consistency_votes_per_span_and_type():
-    answers = [_entities(("Bob", "PER"), ("Oslo", "LOC")), _entities(("Bob", "PER")),
-               _entities(("Bob", "PER"), ("Oslo", "PER")), "not json at all", _entities(("Bob", "PER"))]
+    answers = [entities_answer(("Bob", "PER"), ("Oslo", "LOC")), entities_answer(("Bob", "PER")),
+               entities_answer(("Bob", "PER"), ("Oslo", "PER")), "not json at all", entities_answer(("Bob", "PER"))]
     llm = ScriptedLLM(lambda request, i: answers[i])
     config = MethodConfig(samples=5, temperature=0.7, vote_threshold=0.5)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize(["Bob likes Oslo."])
@@ -143,7 +132,7 @@ def test_self_consistency_votes_per_span_and_type():
 
 def test_a_failed_llm_call_is_an_error_not_an_empty_prediction():
     def respond(request, i):
-        return LLMError("timed out") if "Oslo" in prompt_of(request) else _entities(("Bob", "PER"))
+        return LLMError("timed out") if "Oslo" in prompt_of(request) else entities_answer(("Bob", "PER"))
 
     found = Recognizer(ScriptedLLM(respond), FakeEmbedder(), TYPES).recognize(["Bob is here.", "Oslo."])
     assert found[0].spans == (Span(0, 3, "PER"),) and not found[0].problems and found[0].error is None
@@ -152,7 +141,7 @@ def test_a_failed_llm_call_is_an_error_not_an_empty_prediction():
 
 def test_an_unreadable_answer_is_an_error_unless_another_sample_was_read():
     def respond(request, i):
-        return "I think Bob is a person" if i == 0 or "Oslo" in prompt_of(request) else _entities(("Bob", "PER"))
+        return "I think Bob is a person" if i == 0 or "Oslo" in prompt_of(request) else entities_answer(("Bob", "PER"))
 
     greedy = Recognizer(ScriptedLLM(respond), FakeEmbedder(), TYPES).recognize(["Bob is here."])[0]
     assert "no JSON" in greedy.error
@@ -166,7 +155,7 @@ def test_an_unreadable_answer_is_an_error_unless_another_sample_was_read():
 def test_long_texts_are_chunked_and_offsets_map_back(pack, requests):
     sentence = "Bob went home. "
     text = sentence * 200  # 3,000 characters, more than one chunk
-    llm = ScriptedLLM.always(_entities(("Bob", "PER")))
+    llm = ScriptedLLM.always(entities_answer(("Bob", "PER")))
     config = MethodConfig(max_chunk_chars=200, max_chunks=200, pack_sentences=pack)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
     assert len(llm.requests) == requests  # 13 sentences (194 characters) per chunk, or one chunk per sentence
@@ -175,13 +164,13 @@ def test_long_texts_are_chunked_and_offsets_map_back(pack, requests):
 
 def test_emoji_and_accents_before_entities_keep_code_point_offsets():
     text = "🎉🎉 Zoë met Anna in Köln"
-    llm = ScriptedLLM.always(_entities(("Anna", "PER"), ("Köln", "LOC")))
+    llm = ScriptedLLM.always(entities_answer(("Anna", "PER"), ("Köln", "LOC")))
     [found] = Recognizer(llm, FakeEmbedder(), TYPES).recognize([text])
     assert [text[s.start : s.end] for s in found.spans] == ["Anna", "Köln"]
 
 
 def test_empty_and_blank_texts_make_no_calls():
-    llm = ScriptedLLM.always(_entities(("Bob", "PER")))
+    llm = ScriptedLLM.always(entities_answer(("Bob", "PER")))
     found = Recognizer(llm, FakeEmbedder(), TYPES).recognize(["", "   "])
     assert [f.spans for f in found] == [(), ()] and llm.requests == []
 
@@ -194,7 +183,7 @@ def test_answer_json_lists_entities_in_text_order():
 
 def test_a_text_longer_than_max_chunks_gets_its_beginning_predicted_and_a_reason():
     text = "Bob went home. " * 50
-    llm = ScriptedLLM.always(_entities(("Bob", "PER")))
+    llm = ScriptedLLM.always(entities_answer(("Bob", "PER")))
     config = MethodConfig(max_chunk_chars=100, max_chunks=5, pack_sentences=True)
     [found] = Recognizer(llm, FakeEmbedder(), TYPES, config=config).recognize([text])
     assert len(llm.requests) == 5 and len(found.spans) == 5 * 6  # six 15-character sentences per chunk
@@ -222,7 +211,7 @@ def test_a_slices_llm_calls_start_before_later_slices_are_embedded():
 
     texts = [f"Sentence number {n} about Oslo." for n in range(2 * PIPELINE_SLICE + 3)]
     llm = ScriptedLLM(respond)
-    library = _library(FakeEmbedder(), *(Example(f"e{i}", f"Anna met Bo in Oslo {i}.", (Span(0, 4, "PER"),))
+    library = library_of(TYPES, FakeEmbedder(), *(Example(f"e{i}", f"Anna met Bo in Oslo {i}.", (Span(0, 4, "PER"),))
                                          for i in range(7)))  # more than one prompt shows: retrieval embeds
     found = Recognizer(llm, SlowEmbedder(), TYPES, library, MethodConfig()).recognize(texts)
     assert waited == [True, True] and len(llm.batches) == 3
@@ -243,7 +232,7 @@ def test_combining_asks_with_and_without_demonstrations_and_keeps_agreement_or_c
         return Completion(text, tuple((token, logprob if token == unsure else 0.0)
                                       for token in re.findall(r"\w+|\W", text)))
 
-    library = _library(FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
+    library = library_of(TYPES, FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
     llm = ScriptedLLM(respond)
     recognizer = Recognizer(llm, FakeEmbedder(), TYPES, library, MethodConfig(combine_zero_shot=True))
     [found] = recognizer.recognize(["Anna met Bo in Oslo."])
@@ -269,12 +258,12 @@ def test_a_row_composed_from_the_two_answers_rows_is_what_the_combined_method_gi
         else:
             names = (("Anna", "PER", -0.05), ("Oslo", "LOC", -0.1))
         found = [(n, t, lp) for n, t, lp in names if n in text.split("Text:")[-1]]
-        body = _entities(*((n, t) for n, t, _ in found))
+        body = entities_answer(*((n, t) for n, t, _ in found))
         unsure = {n: lp for n, _, lp in found}
         return Completion(body, tuple((token, unsure.get(token, 0.0)) for token in re.findall(r"\w+|\W", body)))
 
     texts = ["Anna met Bo in Oslo.", "Bo saw Oslo.", "Anna left.", "Oslo is cold.", "Anna and Bo."]
-    library = _library(FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
+    library = library_of(TYPES, FakeEmbedder(), Example("e1", "Anna met Bo in Oslo.", (Span(0, 4, "PER"),)))
     llm = ScriptedLLM(respond)
 
     def record(library, **config):

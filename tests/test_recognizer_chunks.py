@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 
 from reversener.config import MethodConfig
-from reversener.library import ExampleLibrary
 from reversener.recognizer import Recognizer
 from reversener.types import Example, Span
 
-from .scripted_llm import FakeEmbedder, ScriptedLLM, prompt_of
+from .scripted_llm import FakeEmbedder, ScriptedLLM, entities_answer, library_of, prompt_of
 
 TYPES = {"PER": "people", "LOC": "places", "ORG": "organisations"}
 PARAGRAPH = ("Carole Montillet won the downhill in Val d'Isère. Mr. Smith of France was second. "
@@ -20,19 +18,9 @@ PARAGRAPH = ("Carole Montillet won the downhill in Val d'Isère. Mr. Smith of Fr
              "Ajax fans travelled from Amsterdam to watch. Ajax later thanked them.")
 
 
-def _entities(*pairs: tuple[str, str]) -> str:
-    return json.dumps({"entities": [{"text": t, "type": k} for t, k in pairs]})
-
-
-def _library(embedder: FakeEmbedder, *examples: Example) -> ExampleLibrary:
-    library = ExampleLibrary(TYPES, embedder.name)
-    library.extend(examples, embedder.embed([e.text for e in examples]))
-    return library
-
-
 def _names(text: str):
     """What the fake LLM finds: the paragraph's names that are in the text it is asked about."""
-    return _entities(*((n, t) for n, t in [("Carole Montillet", "PER"), ("Smith", "PER"), ("France", "LOC"),
+    return entities_answer(*((n, t) for n, t in [("Carole Montillet", "PER"), ("Smith", "PER"), ("France", "LOC"),
                                            ("Ajax", "ORG"), ("Amsterdam", "LOC")] if n in text))
 
 
@@ -47,7 +35,7 @@ def test_a_six_sentence_paragraph_costs_fewer_llm_calls_than_its_sentences(with_
     found, calls = {}, {}
     for pack in (True, False):
         embedder = FakeEmbedder()
-        library = _library(embedder, *examples) if with_library else None
+        library = library_of(TYPES, embedder, *examples) if with_library else None
         llm = ScriptedLLM(_respond)
         recognizer = Recognizer(llm, embedder, TYPES, library, MethodConfig(pack_sentences=pack))
         [found[pack]] = recognizer.recognize([PARAGRAPH])
@@ -65,7 +53,8 @@ def test_each_chunk_is_shown_the_demonstrations_retrieved_for_its_own_text():
     llm = ScriptedLLM(_respond)
     config = MethodConfig(demonstrations=1, human_demonstrations=0, max_chunk_chars=200, combine_zero_shot=False,
                           pack_sentences=True)
-    Recognizer(llm, embedder, TYPES, _library(embedder, skiing, football, *others), config).recognize([PARAGRAPH])
+    library = library_of(TYPES, embedder, skiing, football, *others)
+    Recognizer(llm, embedder, TYPES, library, config).recognize([PARAGRAPH])
     asked = {prompt_of(r).split(". ")[0]: r.messages[1][1] for r in llm.requests}
     assert len(asked) == 2  # two chunks, one request each
     assert "Val d'Isère" in asked["Text: Carole Montillet won the downhill in Val d'Isère"]
@@ -80,8 +69,8 @@ def test_a_long_chunks_answer_may_be_longer_and_its_prompt_stays_bounded():
     generated = [Example(f"g{i}", f"Carole Montillet won in Oslo {i}.", (Span(0, 16, "PER"),)) for i in range(4)]
     llm = ScriptedLLM(_respond)
     config = MethodConfig(human_demonstrations=2, pack_sentences=True)
-    Recognizer(llm, embedder, TYPES, _library(embedder, whole_document, correction, *generated), config).recognize(
-        [paragraph, "Ajax won."])
+    library = library_of(TYPES, embedder, whole_document, correction, *generated)
+    Recognizer(llm, embedder, TYPES, library, config).recognize([paragraph, "Ajax won."])
     long_few, long_zero, short_few, short_zero = llm.requests
     assert long_few.max_tokens == long_zero.max_tokens == math.ceil(0.75 * len(paragraph)) > 384
     assert short_few.max_tokens == short_zero.max_tokens == 384
@@ -93,7 +82,7 @@ def test_a_long_chunks_answer_may_be_longer_and_its_prompt_stays_bounded():
 def test_a_paragraphs_answer_cut_off_mid_list_keeps_the_entities_before_the_cut():
     names = [f"Runner{i} Smith" for i in range(15)]
     text = ", ".join(names) + " finished the race."
-    answer = _entities(*((n, "PER") for n in names))
+    answer = entities_answer(*((n, "PER") for n in names))
     llm = ScriptedLLM.always(answer[: answer.index("Runner12") + 3])  # the token limit struck inside the 13th
     [found] = Recognizer(llm, FakeEmbedder(), TYPES).recognize([text])
     assert found.error is None and [text[s.start : s.end] for s in found.spans] == names[:12]
