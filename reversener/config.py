@@ -53,8 +53,8 @@ class MethodConfig(BaseModel):
     )
     pack_sentences: bool = Field(
         False, description="Pack consecutive sentences into chunks of MAX_CHUNK_CHARS (one request each); off, every "
-        "sentence is its own chunk. Off by default: packed at 1000 characters, the bundled model found fewer "
-        "entities in WikiGold documents (docs/benchmarks.md, Documents); a larger LLM may gain from it.",
+        "sentence is its own chunk. Off by default: with long chunks the bundled model found fewer entities in "
+        "WikiGold documents, and shorter ones are still being measured (docs/method.md, Step by step).",
     )
     reconcile_mentions: bool = Field(
         True, description="Give every occurrence of a name in one text one type (score-weighted majority) and "
