@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .builds import build_library_now
 from .errors import LabelStudioError
@@ -63,31 +64,47 @@ def ready_config(services: Services, project: str, client: LabelStudioClient,
 def predict_tasks(services: Services, project: str, label_config: str, client: LabelStudioClient,
                   tasks: Iterable[dict], batch_size: int = 16,
                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Predict and post each task that holds no prediction of the current model_version."""
+    """Predict and post each task that holds no prediction of the current model_version. A batch's
+    predictions are posted while the next batch is predicted, so the LLM never waits for Label Studio."""
     config = ProjectConfig.parse(project, label_config, services.settings)
     predictor = Predictor(services, config, read_state(services, config))  # the libraries as they are now
     counts = dict.fromkeys(COUNTS, 0)
     batch: list[dict] = []
-    for task in tasks:
-        versions = str(task.get("predictions_model_versions") or "").split(",")
-        if predictor.state.version in (v.strip() for v in versions):
-            counts["tasks"] += 1
-            counts["kept"] += 1
-            if progress:
-                progress(1)
-            continue
-        batch.append(task)
-        if len(batch) == batch_size:
-            _flush(predictor, client, batch, counts, progress)
-    _flush(predictor, client, batch, counts, progress)
+    posts: list[Future[dict[str, int]]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="prelabel-post") as poster:  # one: posts stay in order
+        for task in tasks:
+            versions = str(task.get("predictions_model_versions") or "").split(",")
+            if predictor.state.version in (v.strip() for v in versions):
+                counts["tasks"] += 1
+                counts["kept"] += 1
+                if progress:
+                    progress(1)
+                continue
+            batch.append(task)
+            if len(batch) == batch_size:
+                _raise_failed_post(posts)
+                posts.append(poster.submit(_post, client, batch, predictor.predict(batch, deadline=None), progress))
+                batch = []
+        if batch:
+            posts.append(poster.submit(_post, client, batch, predictor.predict(batch, deadline=None), progress))
+        for post in posts:
+            for name, value in post.result().items():  # raises a post's LabelStudioError
+                counts[name] += value
     return counts
 
 
-def _flush(predictor: Predictor, client: LabelStudioClient, batch: list[dict], counts: dict[str, int],
-           progress: Callable[[int], None] | None) -> None:
-    if not batch:
-        return
-    for task, prediction in zip(batch, predictor.predict(batch, deadline=None), strict=True):
+def _raise_failed_post(posts: list[Future[dict[str, int]]]) -> None:
+    """Stop predicting once Label Studio refused a post: its error is the run's."""
+    for post in posts:
+        if post.done() and post.exception() is not None:
+            post.result()
+
+
+def _post(client: LabelStudioClient, batch: list[dict], predictions: list[dict | list],
+          progress: Callable[[int], None] | None) -> dict[str, int]:
+    """Post one batch's predictions; its counts."""
+    counts = dict.fromkeys(COUNTS, 0)
+    for task, prediction in zip(batch, predictions, strict=True):
         if not isinstance(prediction, dict):  # SKIPPED: the LLM failed for it; the predictor logged why
             counts["failed"] += 1
             continue
@@ -97,7 +114,7 @@ def _flush(predictor: Predictor, client: LabelStudioClient, batch: list[dict], c
     counts["tasks"] += len(batch)
     if progress:
         progress(len(batch))
-    batch.clear()
+    return counts
 
 
 # --- in the background: one job builds, then one job per page ---

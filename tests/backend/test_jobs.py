@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
+import pytest
 from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 
 import backend.worker as worker_module
+from backend.errors import LabelStudioError
 from backend.job_queue import QUEUE, JobQueue
 from backend.ls_api import LabelStudioClient
 from backend.prelabel import prelabel_job, prelabel_page_job, prelabel_project
@@ -74,6 +77,45 @@ def test_prelabel_posts_one_prediction_per_task_in_batches(services):
     assert counts == {"tasks": 7, "predictions": 7, "entities": 21, "failed": 0, "kept": 0}
     assert list(ls.posted) == list(range(1, 8)) and seen == [3, 3, 1] and totals == [7]
     assert all(len(p) == 1 and p[0]["model_version"] and len(p[0]["result"]) == 3 for p in ls.posted.values())
+
+
+def test_prelabel_posts_a_batch_while_the_next_one_is_predicted(services_for):
+    """Posting to Label Studio overlaps the next batch's LLM calls: a first post that waits until the
+    LLM is asked about the second batch would wait in vain if the two took turns."""
+    second_batch_asked = threading.Event()
+
+    def respond(body):
+        if "day 2." in body["messages"][-1]["content"]:
+            second_batch_asked.set()
+        return answer(body)
+
+    services = services_for(respond)
+    overlapped = []
+    with FakeLabelStudio(LABEL_CONFIG, [f"Bob met Anna in Oslo, day {i}." for i in range(4)], project="7") as ls:
+        client = LabelStudioClient(ls.url, ls.token)
+        post = client.create_prediction
+
+        def post_after_the_next_batch_started(task_id, prediction):
+            if task_id == 1:
+                overlapped.append(second_batch_asked.wait(10))
+            return post(task_id, prediction)
+
+        client.create_prediction = post_after_the_next_batch_started  # type: ignore[method-assign]
+        counts = prelabel_project(services, "7", client, batch_size=2)
+    assert overlapped == [True] and counts["predictions"] == 4 and list(ls.posted) == [1, 2, 3, 4]
+
+
+def test_prelabel_stops_with_label_studios_error_when_a_post_is_refused(services):
+    with FakeLabelStudio(LABEL_CONFIG, [f"Bob met Anna, day {i}." for i in range(6)], project="7") as ls:
+        client = LabelStudioClient(ls.url, ls.token)
+
+        def refuse(task_id, prediction):
+            raise LabelStudioError("HTTP 403: the token may not post predictions")
+
+        client.create_prediction = refuse  # type: ignore[method-assign]
+        with pytest.raises(LabelStudioError, match="403"):
+            prelabel_project(services, "7", client, batch_size=1)
+        assert not ls.posted
 
 
 def test_prelabel_builds_the_library_first_and_posts_nothing_for_a_failed_task(services_for):
