@@ -23,6 +23,11 @@ class NerTarget:
     types: dict[str, str]  # label -> definition
     by_url: bool = False  # valueType="url": the field holds where the text is, not the text
 
+    def regions(self, result: object) -> list[dict]:
+        """The regions of a `result` list that belong to this control."""
+        regions = result if isinstance(result, list) else []
+        return [r for r in regions if isinstance(r, dict) and r.get("from_name") == self.from_name]
+
     @property
     def key(self) -> str:
         blob = repr((self.from_name, self.to_name, self.value_key, sorted(self.types.items())))

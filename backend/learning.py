@@ -66,7 +66,7 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
             text = read_text(services, config.project, target, value)
         except TaskFailed as err:  # kept in the spool and tried again: a correction is never dropped
             raise RetryLater(f"annotation {annotation['id']}: {err}") from err
-        regions = _regions(annotation.get("result"), target)
+        regions = target.regions(annotation.get("result"))
         spans = tuple(spans_from_results(text, regions, target.types))
         edits = diff(_predicted(text, served, regions, target), spans)
         services.metrics.add(**{f"correction_regions_{kind}": n for kind, n in Counter(e.kind for e in edits).items()})
@@ -78,17 +78,12 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
     return stored
 
 
-def _regions(result: object, target: NerTarget) -> list[dict]:
-    regions = result if isinstance(result, list) else []
-    return [r for r in regions if isinstance(r, dict) and r.get("from_name") == target.from_name]
-
-
 def _predicted(text: str, served: dict | None, regions: list[dict], target: NerTarget) -> list[Span]:
     """What the annotator started from: the prediction this backend last served for the text; without
     it (expired, or made elsewhere), the regions Label Studio marks as accepted from a prediction,
     so that what was deleted stays unknown rather than guessed."""
     if served is not None:
-        return spans_from_results(text, _regions(served.get("result"), target), target.types)
+        return spans_from_results(text, target.regions(served.get("result")), target.types)
     return spans_from_results(text, [r for r in regions if r.get("origin") == "prediction"], target.types)
 
 

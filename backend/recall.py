@@ -30,9 +30,8 @@ def recall(answer: dict, texts: Sequence[str | None], targets: Sequence[NerTarge
     if not memories:
         return answer | {"model_version": version}, counts
     results: list[dict] = []
-    regions = [r for r in answer.get("result", []) if isinstance(r, dict)]
     for target, text in zip(targets, texts, strict=True):
-        own = [r for r in regions if r.get("from_name") == target.from_name]
+        own = target.regions(answer.get("result"))
         if not text or target.by_url:
             results += own
             continue
@@ -57,14 +56,15 @@ def context_memory(context: dict | None, texts: Sequence[str | None], targets: S
     said: dict[str, str] = {}
     result = context.get("result") if isinstance(context, dict) else None
     for target, text in zip(targets, texts, strict=True):
-        if text and isinstance(result, list):
-            regions = [r for r in result if isinstance(r, dict) and r.get("from_name") == target.from_name]
-            said |= {text[s.start : s.end]: s.label for s in spans_from_results(text, regions, target.types)}
+        if text:
+            said |= {text[s.start : s.end]: s.label for s in spans_from_results(text, target.regions(result),
+                                                                                target.types)}
     return NameMemory([said], min_agreement=1.0)
 
 
 def _spans(text: str, regions: list[dict], target: NerTarget) -> list[Span]:
-    """The regions' spans with their scores (spans_from_results reads labels and offsets only)."""
+    """The regions' spans with their scores (spans_from_results reads labels and offsets only: human
+    labels carry none)."""
     scores = {(r["value"]["start"], r["value"]["end"]): r.get("score") for r in regions
               if isinstance(r.get("value"), dict)}
     return [Span(s.start, s.end, s.label, scores.get((s.start, s.end)))
