@@ -92,6 +92,9 @@ class NameMemory:
         for said in annotations:
             for name, label in said.items():
                 self._votes.setdefault(name, Counter())[label] += 1
+        found = {name: v for name in self._votes if (v := self.verdict(name)) is not None}
+        # Fixed once built: every answer served reads it, so it is settled here, not per answer.
+        self._known = dict(sorted(found.items(), key=lambda item: (-len(item[0]), item[0])))
 
     def __len__(self) -> int:
         return len(self._votes)
@@ -112,8 +115,7 @@ class NameMemory:
 
     def known(self) -> dict[str, tuple[str, float, int]]:
         """Every name with a verdict, longest first."""
-        found = {name: v for name in self._votes if (v := self.verdict(name)) is not None}
-        return dict(sorted(found.items(), key=lambda item: (-len(item[0]), item[0])))
+        return dict(self._known)
 
     def apply(self, text: str, spans: Sequence[Span], types: Iterable[str] | None = None) -> Recalled:
         """`spans` with the memory's verdicts: deleted names dropped, known names labeled at every
