@@ -151,9 +151,6 @@ class LibraryStore:
                 self.key(project, "corrections"), self.key(project, "gen")]
 
     # --- finished predictions, per model_version and text, so a later request answers at once ---
-    def save_prediction(self, project: str, version: str, text_key: str, prediction: dict, ttl: int) -> None:
-        self.redis.set(self._prediction_key(project, version, text_key), json.dumps(prediction), ex=ttl)
-
     def predictions(self, project: str, version: str, text_keys: list[str]) -> list[dict | None]:
         if not text_keys:
             return []
