@@ -137,7 +137,7 @@ def run(
             run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": services.runtime.llm.model,
                       "corrections": "pre-annotated, then submitted with their regions' origins",
                       "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
-            results = read_json(_path(dataset), {})
+            results = read_json(result_path(dataset), {})
             if any(results.get(k) != v for k, v in run_id.items()):
                 results = run_id | {"points": {}}  # another run's points are not this run's
             key = ProjectConfig.parse(project, config, settings).keys[0]
@@ -154,14 +154,14 @@ def run(
                                                                      "wall_seconds": 0.0, "predictions": []})
                     if point["done"] < len(held):
                         _measure(client, services, held, types, config, point, bar,
-                                 lambda: write_json(_path(dataset), results | {"machine": machine()}))
-                    point |= scores(held, _sentences(held, point["predictions"]))
+                                 lambda: write_json(result_path(dataset), results | {"machine": machine()}))
+                    point |= scores(held, recorded_sentences(held, point["predictions"]))
                     point["cost"] = cost(point["stats"], len(held))
-                    write_json(_path(dataset), results | {"machine": machine()})
+                    write_json(result_path(dataset), results | {"machine": machine()})
         finally:
             services.runtime.close()
             shut_down(redis)
-    _print(read_json(_path(dataset)))
+    _print(read_json(result_path(dataset)))
     plot()
 
 
@@ -199,11 +199,12 @@ def _measure(client, services, held, types, config, point: dict, bar, save) -> N
         save()
 
 
-def _sentences(held, predictions) -> list[Sentence]:
+def recorded_sentences(held: list[Sentence], predictions: list[list]) -> list[Sentence]:
+    """The held-apart sentences with a point's recorded predicted spans."""
     return [Sentence(g.text, tuple(Span(*p) for p in spans)) for g, spans in zip(held, predictions, strict=True)]
 
 
-def _path(dataset: str) -> Path:
+def result_path(dataset: str) -> Path:
     return RESULTS / f"learning-{dataset}.json"
 
 
@@ -227,7 +228,7 @@ def _print(results: dict) -> None:
 
 def plot() -> None:
     """F1 against corrections per data set, with the zero-shot row of the same sample for reference."""
-    curves = {d: read_json(_path(d)) for d in DATASETS if _path(d).exists()}
+    curves = {d: read_json(result_path(d)) for d in DATASETS if result_path(d).exists()}
     if not curves:
         return
     with figure(RESULTS / "learning_curve.png") as (ax,):

@@ -23,11 +23,11 @@ from rich.table import Table
 from reversener.corrections import NameMemory
 from reversener.evaluation import scores
 from reversener.readers import read_conll
-from reversener.types import Sentence, Span
+from reversener.types import Sentence
 
 from .common import DATASETS, RESULTS, gain, machine, read_json, write_json
-from .learning_curve import _path as curve_path
-from .learning_curve import draw
+from .learning_curve import draw, recorded_sentences
+from .learning_curve import result_path as curve_path
 
 __all__ = ["run", "labels_of"]
 
@@ -35,10 +35,6 @@ __all__ = ["run", "labels_of"]
 def labels_of(sentence: Sentence) -> dict[str, str]:
     """What an annotator who submits this sentence says of its names."""
     return {sentence.text[s.start : s.end]: s.label for s in sentence.spans}
-
-
-def _recorded(held: list[Sentence], predictions: list[list]) -> list[Sentence]:
-    return [Sentence(g.text, tuple(Span(*p) for p in spans)) for g, spans in zip(held, predictions, strict=True)]
 
 
 def _remembered(memories: list[NameMemory], predicted: list[Sentence], types: set[str]) -> list[Sentence]:
@@ -57,14 +53,14 @@ def run(dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
     types = {s.label for g in held for s in g.spans}
     rows = {}
     for n, point in sorted(points.items()):
-        predicted = _recorded(held, point["predictions"])
+        predicted = recorded_sentences(held, point["predictions"])
         memory = NameMemory((labels_of(s) for s in pool[:n]), min_agreement)
         rows[f"random {n}"] = {"corrections": n, "names": len(memory), "without": scores(held, predicted),
                                "with": scores(held, _remembered([memory] * len(held), predicted, types))}
     corpus = read_conll(DATASETS[dataset])
     position = {s.text: i for i, s in enumerate(corpus)}
     before = [NameMemory((labels_of(s) for s in corpus[: position[g.text]]), min_agreement) for g in held]
-    predicted = _recorded(held, points[0]["predictions"])
+    predicted = recorded_sentences(held, points[0]["predictions"])
     rows["in order"] = {"corrections": sum(position[g.text] for g in held) // len(held),
                         "names": sum(len(m) for m in before) // len(held), "without": scores(held, predicted),
                         "with": scores(held, _remembered(before, predicted, types))}
