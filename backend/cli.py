@@ -87,6 +87,7 @@ def prelabel(
                       f"Follow it with: reversener prelabel -p {project} --status")
         return
     services.credentials[project] = (url, token)  # the library build reads the project's texts with them
+    before = services.runtime.llm.stats.snapshot()
     with progress_bars() as bar:
         state: dict = {}
         counts = prelabel_project(
@@ -96,6 +97,10 @@ def prelabel(
         )
     console.print(f"{counts['predictions']} of {counts['tasks']} tasks predicted, {counts['entities']} entities posted"
                   + (f"; {counts['kept']} already held a prediction of this model_version" if counts["kept"] else ""))
+    spent = services.runtime.llm.stats.since(before)
+    console.print(f"LLM: {spent['calls']:.0f} calls, {spent['prompt_tokens']:.0f} prompt and "
+                  f"{spent['completion_tokens']:.0f} completion tokens, {spent['seconds']:.0f} s "
+                  "(library build included)")
     if counts["failed"]:
         console.print(f"[red]{counts['failed']} tasks failed and got no prediction[/red] (causes in the log above); "
                       "run the command again to retry them")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -28,6 +29,7 @@ __all__ = ["prelabel_project", "prelabel_job", "prelabel_page_job", "COUNTS"]
 log = logging.getLogger(__name__)
 
 COUNTS = ("tasks", "predictions", "entities", "failed", "kept")
+BATCHES_IN_FLIGHT = 2  # a batch's first calls fill the LLM slots its predecessor's last calls leave free
 
 
 def prelabel_project(
@@ -64,14 +66,24 @@ def ready_config(services: Services, project: str, client: LabelStudioClient,
 def predict_tasks(services: Services, project: str, label_config: str, client: LabelStudioClient,
                   tasks: Iterable[dict], batch_size: int = 16,
                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Predict and post each task that holds no prediction of the current model_version. A batch's
-    predictions are posted while the next batch is predicted, so the LLM never waits for Label Studio."""
+    """Predict and post each task that holds no prediction of the current model_version. The next
+    batch is predicted while one finishes, and a batch's predictions are posted while later ones are
+    predicted, so the LLM neither waits for a batch's last answers nor for Label Studio."""
     config = ProjectConfig.parse(project, label_config, services.settings)
     predictor = Predictor(services, config, read_state(services, config))  # the libraries as they are now
     counts = dict.fromkeys(COUNTS, 0)
     batch: list[dict] = []
     posts: list[Future[dict[str, int]]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="prelabel-post") as poster:  # one: posts stay in order
+    predicting: deque[tuple[list[dict], Future[list[dict | list]]]] = deque()
+    with (ThreadPoolExecutor(BATCHES_IN_FLIGHT, thread_name_prefix="prelabel-predict") as predictor_pool,
+          ThreadPoolExecutor(1, thread_name_prefix="prelabel-post") as poster):  # one: posts stay in order
+
+        def post_done(keep: int) -> None:
+            """Post the oldest batches' predictions, in order, until `keep` batches are in flight."""
+            while len(predicting) > keep:
+                done, prediction = predicting.popleft()
+                posts.append(poster.submit(_post, client, done, prediction.result(), progress))
+
         for task in tasks:
             versions = str(task.get("predictions_model_versions") or "").split(",")
             if predictor.state.version in (v.strip() for v in versions):
@@ -83,10 +95,12 @@ def predict_tasks(services: Services, project: str, label_config: str, client: L
             batch.append(task)
             if len(batch) == batch_size:
                 _raise_failed_post(posts)
-                posts.append(poster.submit(_post, client, batch, predictor.predict(batch, deadline=None), progress))
+                predicting.append((batch, predictor_pool.submit(predictor.predict, batch, deadline=None)))
+                post_done(keep=BATCHES_IN_FLIGHT - 1)
                 batch = []
         if batch:
-            posts.append(poster.submit(_post, client, batch, predictor.predict(batch, deadline=None), progress))
+            predicting.append((batch, predictor_pool.submit(predictor.predict, batch, deadline=None)))
+        post_done(keep=0)
         for post in posts:
             for name, value in post.result().items():  # raises a post's LabelStudioError
                 counts[name] += value

@@ -455,7 +455,8 @@ def scaleout_section() -> list[str]:
            f"{c['page_size']}, with 1, 2 and 4 `reversener worker` processes around one redis-server, against a "
            f"scripted LLM of {1000 * c['latency']:.0f} ms (LLM_CONCURRENCY={c['llm_concurrency']} per worker) and "
            "a scripted Label Studio API, all on this machine; the library was built before. Ideal = workers x "
-           "LLM_CONCURRENCY / latency. Every task got exactly one prediction in every run.", "",
+           "LLM_CONCURRENCY / latency / LLM calls per task (two: with demonstrations and zero-shot). A worker "
+           "predicts the next batch of a page while one finishes. Every task got exactly one prediction in every run.", "",
            "| workers | seconds | tasks/s | ideal tasks/s | fraction of ideal | worker CPU ms per task |",
            "|---|---|---|---|---|---|"]
     out += [f"| {r['workers']} | {r['seconds']:.1f} | {r['tasks_per_s']:.1f} | {r['ideal_tasks_per_s']:.0f} | "
@@ -485,31 +486,53 @@ def cost_section() -> list[str]:
 
 
 def workflow_section() -> list[str]:
-    command = f"`{PY} benchmarks.workflow`"
-    title = "## Workflow: one click of Retrieve predictions in a real Label Studio"
-    f, head = _figures("workflow.json", title, command)
+    out = ["## Workflow: one click of Retrieve predictions in a real Label Studio", ""]
+    for unit, option in (("sentence", ""), ("paragraph", " --unit paragraph")):
+        out += _workflow(unit, f"`{PY} benchmarks.workflow{option}`")
+    return out
+
+
+def _workflow(unit: str, command: str) -> list[str]:
+    from .workflow import PARAGRAPH_SENTENCES, result_path
+
+    title = "### WikiGold sentences" if unit == "sentence" else \
+        f"### WikiGold paragraphs of about {PARAGRAPH_SENTENCES} sentences"
+    f, head = _figures(result_path(unit).name, title, command)
     if not f:
         return head
     click, prelabel, n = f["click"], f["prelabel"], f["tasks"]
     every = "never (within the benchmark's limit)" if click["all_seconds"] is None else f"{click['all_seconds']:.0f} s"
+    size = f", {f['characters_per_task']:.0f} characters per task" if "characters_per_task" in f else ""
+    rows = [f"| the click answered (HTTP {click['click_status']}) | {click['click_seconds']:.1f} s |",
+            f"| tasks predicted within the click | {click['in_click']} of {n} |",
+            f"| every task held a prediction | {every} after the click |",
+            f"| predictions per task | {', '.join(map(str, click['predictions_per_task']))} |"]
+    rows += _llm_rows("the click", click)
+    rows.append(f"| `reversener prelabel` on {n} other tasks, backend stopped | {prelabel['predicted']} of {n} in "
+                f"{prelabel['seconds']:.0f} s, exit code {prelabel['exit_code']} |")
+    rows += _llm_rows("prelabel", prelabel)
     return head + [
             f"Measured {_machine(f['machine'])}. Command: {command}. Label Studio 1.23.2 (SQLite, "
             f"`ML_TIMEOUT_PREDICT` 100 s), `reversener serve` with the {f['llm']} LLM and embedded Redis, no "
-            f"response cache; {n} WikiGold sentences per project. The click comes seconds after the backend "
+            f"response cache; {n} tasks per project{size}. The click comes seconds after the backend "
             "starts, the worst case: the embedder is still loading and no prompt prefix is cached yet. Tasks not "
             "done within `PREDICT_DEADLINE` are written into Label Studio as they finish. `prelabel` builds the "
             "project's library first and predicts with its demonstrations, so it measures ReverseNER's whole "
             "cost" + ("" if "combine_zero_shot" not in f else
                       f" (`COMBINE_ZERO_SHOT={str(f['combine_zero_shot']).lower()}`: "
-                      + ("two calls per task once the library exists)" if f["combine_zero_shot"] else
-                         "one call per task)")) + ".", "",
-            "| step | figure |", "|---|---|",
-            f"| the click answered (HTTP {click['click_status']}) | {click['click_seconds']:.1f} s |",
-            f"| tasks predicted within the click | {click['in_click']} of {n} |",
-            f"| every task held a prediction | {every} after the click |",
-            f"| predictions per task | {', '.join(map(str, click['predictions_per_task']))} |",
-            f"| `reversener prelabel` on {n} other tasks, backend stopped | {prelabel['predicted']} of {n} in "
-            f"{prelabel['seconds']:.0f} s, exit code {prelabel['exit_code']} |", ""]
+                      + ("two calls per chunk once the library exists)" if f["combine_zero_shot"] else
+                         "one call per chunk)")) + ".", "",
+            "| step | figure |", "|---|---|", *rows, ""]
+
+
+def _llm_rows(step: str, figures: dict) -> list[str]:
+    """LLM cost per task of one step (library build included), where the run recorded it."""
+    cost = figures.get("llm_per_task")
+    if not cost:
+        return []
+    return [f"| {step}: LLM calls / prompt tokens / completion tokens per task (library build included) | "
+            f"{cost['calls']:.1f} / {cost['prompt_tokens']:.0f} / {cost['completion_tokens']:.0f} |",
+            f"| {step}: LLM seconds per task | {cost['seconds']:.1f} |"]
 
 
 def main() -> None:

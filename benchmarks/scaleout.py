@@ -3,8 +3,8 @@
 A real redis-server, `reversener worker` processes, a scripted LLM of fixed latency and a scripted
 Label Studio API, all on loopback. The library is built once before the measured runs; each run
 pre-labels a fresh project copy of the same tasks, from the enqueue to the last page done.
-Ideal = workers x LLM_CONCURRENCY / latency: each worker runs one page at a time, and a page keeps
-LLM_CONCURRENCY calls in flight.
+Ideal = workers x LLM_CONCURRENCY / latency / LLM calls per task: each worker runs one page at a
+time, and a page keeps LLM_CONCURRENCY calls in flight.
 
     .venv/bin/python -m benchmarks.scaleout            # minutes; docs/benchmarks.md gives the last run's time
     .venv/bin/python -m benchmarks.scaleout --smoke    # the smallest setting; CI runs it

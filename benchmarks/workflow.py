@@ -1,8 +1,10 @@
 """What an annotator meets, timed: a real Label Studio, `reversener serve` with the bundled model (or
 --llm-model), one click of Retrieve predictions on N tasks, and the time until every task holds a
-prediction; then `reversener prelabel` on N other tasks with the backend stopped.
+prediction; then `reversener prelabel` on N other tasks with the backend stopped. Tasks are WikiGold
+sentences, or paragraphs of about 5 sentences (a document split evenly, as `benchmarks.documents`
+makes them); both report the LLM calls and tokens per task, the library build included.
 
-    .venv/bin/python -m benchmarks.workflow [--tasks 30]
+    .venv/bin/python -m benchmarks.workflow [--tasks 30] [--unit paragraph]
 
 Answers are not cached (LLM_CACHE=false) and DATA_DIR is fresh, so a rerun costs the same.
 """
@@ -10,6 +12,7 @@ Answers are not cached (LLM_CACHE=false) and DATA_DIR is fresh, so a rerun costs
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -18,18 +21,44 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
+import numpy as np
 import typer
 
 from reversener.devtools import stack
 from reversener.evaluation import pick_sentences
 from reversener.llm.local import ensure_bundled_model
-from reversener.readers import read_conll
+from reversener.readers import read_conll, read_conll_documents
 from reversener.settings import Settings
 
 from .common import DATASETS, RESULTS, ROOT, llm_overrides, machine, write_json
+from .documents import tasks_of
 
 LS_BIN = Path(os.environ.get("LABEL_STUDIO_BIN", ROOT / ".venv-ls" / "bin" / "label-studio"))
 CONFIG = (ROOT / "label_config.xml").read_text("utf-8")
+UNITS = ("sentence", "paragraph")
+PARAGRAPH_SENTENCES = 5
+# What `prelabel` prints of its LLM cost; rich may wrap the line at any space.
+SPENT = re.compile(r"LLM:\s+(\d+)\s+calls,\s+(\d+)\s+prompt\s+and\s+(\d+)\s+completion\s+tokens,\s+(\d+)\s+s")
+
+
+def result_path(unit: str) -> Path:
+    return RESULTS / ("workflow.json" if unit == "sentence" else f"workflow-{unit}s.json")
+
+
+def texts_for(unit: str, count: int, seed: int = 0) -> list[str]:
+    """`count` seeded WikiGold sentences, or paragraphs of about PARAGRAPH_SENTENCES sentences."""
+    if unit == "sentence":
+        return [s.text for s in pick_sentences(read_conll(DATASETS["wikigold"]), sample=count, seed=seed)]
+    if unit != "paragraph":
+        raise typer.BadParameter(f"unknown unit {unit!r}; choose from {', '.join(UNITS)}", param_hint="--unit")
+    paragraphs = tasks_of(read_conll_documents(DATASETS["wikigold"]), unit, PARAGRAPH_SENTENCES)
+    picks = sorted(np.random.default_rng(seed).choice(len(paragraphs), size=count, replace=False))
+    return [paragraphs[i].text for i in picks]
+
+
+def per_task(spent: dict[str, float], tasks: int) -> dict[str, float]:
+    """LLM calls, prompt and completion tokens and seconds per task."""
+    return {name: spent[name] / tasks for name in ("calls", "prompt_tokens", "completion_tokens", "seconds")}
 
 
 def _project(api: httpx.Client, title: str, texts: list[str]) -> int:
@@ -54,9 +83,8 @@ def _until_all(api: httpx.Client, project: int, tasks: int, started: float, limi
 
 
 def run(tasks: int = 30, llm_model: str | None = None, llm_api_base: str | None = None,
-        limit: float = 1800) -> dict:
-    sentences = pick_sentences(read_conll(DATASETS["wikigold"]), sample=2 * tasks, seed=0)
-    texts = [s.text for s in sentences]
+        limit: float = 1800, unit: str = "sentence") -> dict:
+    texts = texts_for(unit, 2 * tasks)
     env = {k.upper(): v for k, v in llm_overrides(llm_model, llm_api_base).items()}
     env["LLM_CACHE"] = "false"
     if not llm_model:  # the bundled model, assembled once in the default DATA_DIR
@@ -76,16 +104,22 @@ def run(tasks: int = 30, llm_model: str | None = None, llm_api_base: str | None 
                      "in_click": len(_predicted(api, click_project))}
             click["all_seconds"] = _until_all(api, click_project, tasks, started, limit)
             click["predictions_per_task"] = sorted(set(_predicted(api, click_project).values()))
-            click["metrics"] = httpx.get(f"{backend_url}/metrics").json()["backend"]
+            metrics = httpx.get(f"{backend_url}/metrics").json()
+            click["metrics"], click["llm_per_task"] = metrics["backend"], per_task(metrics["llm"], tasks)
         prelabel_project = _project(api, "prelabel", texts[tasks:])
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "backend", "prelabel", "--project", str(prelabel_project)],
                               env={**os.environ, **env, "DATA_DIR": str(data)}, capture_output=True, text=True)
         prelabel = {"seconds": time.monotonic() - started, "exit_code": done.returncode,
                     "predicted": len(_predicted(api, prelabel_project)), "output": done.stderr[-2000:]}
-    result = {"machine": machine(), "tasks": tasks, "llm": llm_model or "bundled", "click": click,
-              "prelabel": prelabel, "combine_zero_shot": Settings().combine_zero_shot}
-    write_json(RESULTS / "workflow.json", result)
+        spent = SPENT.search(done.stdout)
+        if spent:
+            names = ("calls", "prompt_tokens", "completion_tokens", "seconds")
+            prelabel["llm_per_task"] = per_task(dict(zip(names, map(float, spent.groups()), strict=True)), tasks)
+    result = {"machine": machine(), "tasks": tasks, "unit": unit, "llm": llm_model or "bundled", "click": click,
+              "prelabel": prelabel, "characters_per_task": sum(map(len, texts)) / len(texts),
+              "combine_zero_shot": Settings().combine_zero_shot}
+    write_json(result_path(unit), result)
     return result
 
 
@@ -93,9 +127,10 @@ def main(
     tasks: Annotated[int, typer.Option(help="Tasks per project.")] = 30,
     llm_model: Annotated[str | None, typer.Option(help="A litellm model instead of the bundled one.")] = None,
     llm_api_base: Annotated[str | None, typer.Option(help="Its base URL.")] = None,
+    unit: Annotated[str, typer.Option(help="WikiGold sentences, or paragraphs of about 5 of them.")] = "sentence",
 ) -> None:
     """Time one Retrieve predictions click and a prelabel run against a real Label Studio."""
-    result = run(tasks, llm_model, llm_api_base)
+    result = run(tasks, llm_model, llm_api_base, unit=unit)
     click, prelabel = result["click"], result["prelabel"]
     all_seconds = "never" if click["all_seconds"] is None else f"{click['all_seconds']:.0f} s"
     print(f"click: answered in {click['click_seconds']:.1f} s (HTTP {click['click_status']}) with "
@@ -103,6 +138,10 @@ def main(
           f"predictions per task {click['predictions_per_task']}")
     print(f"prelabel: {prelabel['predicted']} of {tasks} tasks in {prelabel['seconds']:.0f} s, "
           f"exit code {prelabel['exit_code']}")
+    for step, figures in (("click", click), ("prelabel", prelabel)):
+        if "llm_per_task" in figures:
+            cost = figures["llm_per_task"]
+            print(f"{step}: {cost['calls']:.1f} LLM calls and {cost['prompt_tokens']:.0f} prompt tokens per task")
 
 
 if __name__ == "__main__":

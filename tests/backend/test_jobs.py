@@ -23,6 +23,7 @@ from backend.worker import run_worker
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_label_studio import FakeLabelStudio
 from reversener.devtools.fake_openai import Reply
+from reversener.prompts import render
 
 from .conftest import LABEL_CONFIG
 from .test_api import payload
@@ -79,6 +80,21 @@ def test_prelabel_posts_one_prediction_per_task_in_batches(services):
     assert all(len(p) == 1 and p[0]["model_version"] and len(p[0]["result"]) == 3 for p in ls.posted.values())
 
 
+def test_the_prelabel_command_says_what_the_llm_cost(services):
+    from typer.testing import CliRunner
+
+    from backend.cli import app
+
+    set_services(services)
+    with FakeLabelStudio(LABEL_CONFIG, [f"Bob met Anna in Oslo, day {i}." for i in range(4)], project="7") as ls:
+        result = CliRunner().invoke(app, ["prelabel", "-p", "7", "--url", ls.url, "--api-key", ls.token])
+    assert result.exit_code == 0, result.output
+    assert "4 of 4 tasks predicted, 12 entities posted" in result.output
+    stats = services.runtime.llm.stats.snapshot()
+    assert stats["calls"] > 4  # the library build's calls and the tasks'
+    assert f"LLM: {stats['calls']} calls, {stats['prompt_tokens']} prompt and" in result.output
+
+
 def test_prelabel_posts_a_batch_while_the_next_one_is_predicted(services_for):
     """Posting to Label Studio overlaps the next batch's LLM calls: a first post that waits until the
     LLM is asked about the second batch would wait in vain if the two took turns."""
@@ -103,6 +119,26 @@ def test_prelabel_posts_a_batch_while_the_next_one_is_predicted(services_for):
         client.create_prediction = post_after_the_next_batch_started  # type: ignore[method-assign]
         counts = prelabel_project(services, "7", client, batch_size=2)
     assert overlapped == [True] and counts["predictions"] == 4 and list(ls.posted) == [1, 2, 3, 4]
+
+
+def test_prelabel_asks_about_the_next_batch_before_the_last_answer_of_one_arrives(services_for):
+    """A batch's last, slow answer does not leave the LLM idle: the next batch is already asked. Were
+    batches predicted in turn, the held answer would wait in vain and its task fail."""
+    next_batch_asked = threading.Event()
+    held = []
+
+    def respond(body):
+        asked = body["messages"][-1]["content"]
+        if asked == render("recognize_user", text="Bob met Anna in Oslo, day 2."):
+            next_batch_asked.set()
+        if asked == render("recognize_user", text="Bob met Anna in Oslo, day 1."):
+            held.append(next_batch_asked.wait(10))
+        return answer(body)
+
+    services = services_for(respond, llm_retries=0, combine_zero_shot=False)
+    with FakeLabelStudio(LABEL_CONFIG, [f"Bob met Anna in Oslo, day {i}." for i in range(4)], project="7") as ls:
+        counts = prelabel_project(services, "7", LabelStudioClient(ls.url, ls.token), batch_size=2)
+    assert held == [True] and counts["predictions"] == 4 and list(ls.posted) == [1, 2, 3, 4]
 
 
 def test_prelabel_stops_with_label_studios_error_when_a_post_is_refused(services):

@@ -1,0 +1,28 @@
+"""The workflow benchmark's tasks and its reading of what `prelabel` says the LLM cost."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from benchmarks.workflow import SPENT, texts_for
+from reversener.text import split_sentences
+
+
+def test_paragraph_tasks_are_distinct_runs_of_about_five_sentences():
+    texts = texts_for("paragraph", 12)
+    assert len(set(texts)) == 12
+    counts = [len(split_sentences(t)) for t in texts]
+    assert max(counts) <= 9 and 4 <= sum(counts) / len(counts) <= 6  # a short document is one short task
+    assert texts == texts_for("paragraph", 12)  # seeded
+
+
+def test_sentence_tasks_and_an_unknown_unit():
+    assert len(texts_for("sentence", 5)) == 5
+    with pytest.raises(typer.BadParameter, match="paragraph"):
+        texts_for("document", 5)
+
+
+def test_the_cost_line_is_read_even_when_the_terminal_wraps_it():
+    line = "LLM: 312 calls, 250113 prompt and 20044\ncompletion tokens, 2100 s (library build included)"
+    assert SPENT.search(line).groups() == ("312", "250113", "20044", "2100")
