@@ -88,7 +88,7 @@ def create_app(services: Services | None = None) -> Flask:
             project = _project({"project": request.args["project"]})
             config = services.config(project)
             return jsonify(versions=[model_for(project, config).model_version] if config else [])
-        return jsonify(versions=sorted(set(services.versions.values())))
+        return jsonify(versions=sorted({version for version, _ in services.versions.values()}))
 
     @app.post("/predict")
     def predict():
@@ -127,6 +127,16 @@ def create_app(services: Services | None = None) -> Flask:
         return jsonify(project=project, enabled=services.settings.name_memory, min_agreement=agreement,
                        names=[{"name": name, "label": label, "agreement": round(share, 4), "corrections": votes}
                               for name, (label, share, votes) in known.items()])
+
+    @app.get("/thresholds")
+    def thresholds():
+        """The score thresholds a project's corrections raised per type (LEARN_THRESHOLDS), over MIN_SCORE."""
+        project = _project({"project": request.args.get("project")})
+        method = services.settings.method()
+        raised = services.thresholds(project, services.store.revision(project)).raised
+        return jsonify(project=project, enabled=method.learn_thresholds, min_score=method.min_score,
+                       corrections=len(services.store.scored_corrections(project)),
+                       min_corrections=method.threshold_corrections, raised=dict(raised))
 
     @app.get("/metrics")
     def metrics():

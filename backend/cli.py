@@ -108,6 +108,27 @@ def prelabel(
             raise typer.Exit(1)
 
 
+@app.command()
+def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label Studio project id.")]) -> None:
+    """What a project's corrections teach the next predictions: the memory of names and the score
+    thresholds raised per type (as GET /memory and GET /thresholds give them)."""
+    from .services import get_services
+
+    services = get_services()
+    method, revision = services.settings.method(), services.store.revision(project)
+    known = services.memory(project, revision, method.memory_agreement).known()
+    raised = services.thresholds(project, revision).raised
+    console.print(f"project {project}: memory of names {'on' if method.name_memory else 'off'}, "
+                  f"{len(known)} names (agreement >= {method.memory_agreement})")
+    for name, (label, share, votes) in sorted(known.items()):
+        console.print(f"  {name!r} -> {label or 'not an entity'} ({share:.0%} of {votes} corrections)")
+    corrections = len(services.store.scored_corrections(project))
+    console.print(f"thresholds per type {'on' if method.learn_thresholds else 'off'}: {corrections} corrections "
+                  f"with the LLM's answer (from {method.threshold_corrections} on), MIN_SCORE {method.min_score}")
+    for label, threshold in sorted(raised.items()):
+        console.print(f"  {label}: regions scored below {threshold} are dropped")
+
+
 def _show_prelabel(services: Services, project: str) -> None:
     run = services.store.prelabel_run(project)
     if not run:

@@ -9,6 +9,8 @@ from label_studio_sdk.label_interface import LabelInterface
 
 from reversener.definitions import resolve_types
 from reversener.errors import ConfigError
+from reversener.labelstudio import spans_from_results
+from reversener.types import Span
 
 __all__ = ["NerTarget", "parse_label_config"]
 
@@ -27,6 +29,15 @@ class NerTarget:
         """The regions of a `result` list that belong to this control."""
         regions = result if isinstance(result, list) else []
         return [r for r in regions if isinstance(r, dict) and r.get("from_name") == self.from_name]
+
+    def spans(self, text: str, result: object) -> list[Span]:
+        """This control's regions of `result` as spans of `text`, with the scores predicted regions carry
+        (spans_from_results reads labels and offsets only: human labels have none)."""
+        own = self.regions(result)
+        scores = {(r["value"]["start"], r["value"]["end"]): r.get("score")
+                  for r in own if isinstance(r.get("value"), dict)}
+        return [Span(s.start, s.end, s.label, scores.get((s.start, s.end)))
+                for s in spans_from_results(text, own, self.types)]
 
     @property
     def key(self) -> str:

@@ -1,8 +1,10 @@
 """Corrections: Label Studio's webhook events applied to the project's library. An annotation
-becomes human examples, one per chunk the recognizer would ask about, and votes on names (what it
-labeled, and what it deleted from the backend's prediction), upserted by annotation id and stamped
-with its update time, so an event that comes twice or late changes nothing; a deleted one is removed
-for good; Start Training builds every library again and starts a new model_version."""
+becomes human examples, one per chunk the recognizer would ask about, votes on names (what it
+labeled, and what it deleted from the backend's prediction) and, where the LLM's answer for the
+text is still kept, which of its scored regions the annotator kept (for the thresholds per type).
+Each is upserted by annotation id and stamped with its update time, so an event that comes twice or
+late changes nothing; a deleted one is removed for good; Start Training builds every library again
+and starts a new model_version."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime
 
 from reversener.corrections import diff, split_correction, votes
 from reversener.labelstudio import spans_from_results
+from reversener.thresholds import scored_record
 from reversener.types import Example, Span
 
 from .builds import schedule_build
@@ -56,7 +59,7 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
         return 0
     stored = 0
     key = text_key([task_text(task, t.value_key) for t in config.targets])
-    served = services.store.served(config.project, key)
+    served, answer = services.store.served(config.project, key)
     for target in config.targets:
         value = task_text(task, target.value_key)
         if not value:
@@ -73,8 +76,10 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
         example = Example(_example_id(annotation, target), text, spans, "human")
         parts = split_correction(example, services.settings.method())
         vectors = services.runtime.embedder.embed([part.text for part in parts])
+        scored = None if answer is None else scored_record(target.spans(text, answer.get("result")), spans)
         stored += services.store.upsert_human(config.project, example.id, list(zip(parts, vectors, strict=True)),
-                                              votes(text, edits), _stamp(annotation), services.settings.version_every)
+                                              votes(text, edits), _stamp(annotation), services.settings.version_every,
+                                              scored)
     return stored
 
 
@@ -83,8 +88,8 @@ def _predicted(text: str, served: dict | None, regions: list[dict], target: NerT
     it (expired, or made elsewhere), the regions Label Studio marks as accepted from a prediction,
     so that what was deleted stays unknown rather than guessed."""
     if served is not None:
-        return spans_from_results(text, target.regions(served.get("result")), target.types)
-    return spans_from_results(text, [r for r in regions if r.get("origin") == "prediction"], target.types)
+        return target.spans(text, served.get("result"))
+    return target.spans(text, [r for r in regions if r.get("origin") == "prediction"])
 
 
 def _example_id(annotation: dict, target: NerTarget) -> str:

@@ -107,16 +107,18 @@ class Predictor:
         return self._served(answer, texts, key, fresh=True)
 
     def _served(self, answer: dict, texts: list[str | None], key: str, fresh: bool = False) -> dict:
-        """The LLM's answer as served now: with the memory of names, and the names the annotator has
-        labeled in the task. A fresh answer is kept, and what is served is remembered where it is new,
-        so a correction can be compared with what the annotator saw."""
+        """The LLM's answer as served now: with the thresholds learned per type, the memory of names,
+        and the names the annotator has labeled in the task. A fresh answer is kept, and what is
+        served is remembered with its answer where it is new, so a correction can be compared with
+        what the annotator saw and with the scores the LLM gave."""
         memories = [m for m in (self.state.memory, context_memory(self.context, texts, self.config.targets)) if m]
-        served, counts = recall(answer, texts, self.config.targets, self.state.version, memories)
+        served, counts = recall(answer, texts, self.config.targets, self.state.version, memories, self.state.thresholds)
         self.services.metrics.add(**counts)
         if fresh or any(counts.values()):
             try:
-                self.services.store.save_served(self.config.project, key, served, self.services.settings.prediction_ttl,
-                                                (self.state.answers_version, answer) if fresh else None)
+                self.services.store.save_served(self.config.project, key, served, answer,
+                                                self.services.settings.prediction_ttl,
+                                                self.state.answers_version if fresh else None)
             except RedisError as err:
                 log.warning("Redis unreachable (%s): a prediction not kept", type(err).__name__)
         return served

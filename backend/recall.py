@@ -1,9 +1,10 @@
-"""The project's memory of names applied to a prediction as it is served.
+"""What the project's corrections teach, applied to a prediction as it is served.
 
-The LLM's answer is kept as it was given; the memory (and, for an interactive pre-annotation, the
-names the annotator has just labeled in the task) is applied each time it is served, so a name
-learned from a correction reaches every later answer, kept ones included, without asking the LLM
-again. Regions the memory set say so in their `meta` and carry the annotators' agreement as score.
+The LLM's answer is kept as it was given; the thresholds learned per type, then the memory of names
+(and, for an interactive pre-annotation, the names the annotator has just labeled in the task) are
+applied each time it is served, so what a correction teaches reaches every later answer, kept ones
+included, without asking the LLM again. Regions the memory set say so in their `meta` and carry the
+annotators' agreement as score.
 """
 
 from __future__ import annotations
@@ -11,31 +12,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from reversener.corrections import NameMemory
-from reversener.labelstudio import spans_from_results, to_results
-from reversener.types import Span
+from reversener.labelstudio import to_results
+from reversener.thresholds import Thresholds
 
 from .label_config import NerTarget
 
 __all__ = ["recall", "context_memory", "NOTE"]
 
 NOTE = "from this project's corrections: annotators labeled this name so"
+NO_THRESHOLDS = Thresholds()
 
 
 def recall(answer: dict, texts: Sequence[str | None], targets: Sequence[NerTarget], version: str,
-           memories: Iterable[NameMemory]) -> tuple[dict, dict[str, int]]:
-    """The answer as served under `version`, with each memory applied in turn to every target whose
-    text is in the task (a text behind a URL is not read again to serve it); and counts for /metrics."""
+           memories: Iterable[NameMemory], thresholds: Thresholds = NO_THRESHOLDS) -> tuple[dict, dict[str, int]]:
+    """The answer as served under `version`: the LLM's regions below their type's learned threshold
+    dropped, then each memory applied in turn, to every target whose text is in the task (a text
+    behind a URL is not read again to serve it); and counts for /metrics."""
     memories = [m for m in memories if len(m)]
-    counts = {"memory_regions": 0, "memory_dropped": 0}
-    if not memories:
+    counts = {"memory_regions": 0, "memory_dropped": 0, "threshold_dropped": 0}
+    if not memories and not thresholds:
         return answer | {"model_version": version}, counts
     results: list[dict] = []
     for target, text in zip(targets, texts, strict=True):
-        own = target.regions(answer.get("result"))
         if not text or target.by_url:
-            results += own
+            results += target.regions(answer.get("result"))
             continue
-        spans = _spans(text, own, target)
+        found = target.spans(text, answer.get("result"))
+        spans = thresholds.apply(found)
+        counts["threshold_dropped"] += len(found) - len(spans)
         remembered: set[tuple[int, int, str]] = set()
         for memory in memories:
             recalled = memory.apply(text, spans, target.types)
@@ -57,15 +61,5 @@ def context_memory(context: dict | None, texts: Sequence[str | None], targets: S
     result = context.get("result") if isinstance(context, dict) else None
     for target, text in zip(targets, texts, strict=True):
         if text:
-            said |= {text[s.start : s.end]: s.label for s in spans_from_results(text, target.regions(result),
-                                                                                target.types)}
+            said |= {text[s.start : s.end]: s.label for s in target.spans(text, result)}
     return NameMemory([said], min_agreement=1.0)
-
-
-def _spans(text: str, regions: list[dict], target: NerTarget) -> list[Span]:
-    """The regions' spans with their scores (spans_from_results reads labels and offsets only: human
-    labels carry none)."""
-    scores = {(r["value"]["start"], r["value"]["end"]): r.get("score") for r in regions
-              if isinstance(r.get("value"), dict)}
-    return [Span(s.start, s.end, s.label, scores.get((s.start, s.end)))
-            for s in spans_from_results(text, regions, target.types)]

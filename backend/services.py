@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -17,6 +18,7 @@ from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
+from reversener.thresholds import Thresholds
 
 from .errors import LabelStudioError
 from .job_queue import JobQueue
@@ -26,6 +28,8 @@ from .redis_conn import connect
 from .settings import BackendSettings
 from .spool import WebhookSpool
 from .store import LibraryStore
+
+T = TypeVar("T")
 
 __all__ = ["Services", "Counters", "get_services", "set_services", "stop_background"]
 
@@ -57,13 +61,15 @@ class Services:
         self.runtime = runtime or Runtime(self.settings)
         self._redis = redis
         self.credentials: dict[str, tuple[str, str]] = {}  # project -> (url, token), memory only
-        self.versions: dict[str, str] = {}  # project -> last model_version, for when Redis is away
+        # project -> last (model_version, answers_version), for when Redis is away
+        self.versions: dict[str, tuple[str, str]] = {}
         self.stopping = threading.Event()  # set when the process is asked to stop
         self.metrics = Counters()
         self._clients: dict[tuple[str, str], LabelStudioClient] = {}
         self._configs: dict[str, str] = {}
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
         self._memories: dict[str, tuple[int, NameMemory]] = {}
+        self._thresholds: dict[str, tuple[int, Thresholds]] = {}
         self._spool: WebhookSpool | None = None
         self._lock = threading.Lock()
         self._spool_lock = threading.Lock()  # not _lock: opening the spool starts its replay thread
@@ -149,16 +155,32 @@ class Services:
     def memory(self, project: str, revision: int | None, agreement: float) -> NameMemory:
         """The project's memory of names at `revision`, rebuilt only when the revision moved on (a
         correction stored or deleted); None for `revision`: the last one in memory."""
+        return self._learned(self._memories, project, revision,
+                             lambda: NameMemory(self.store.name_votes(project), agreement),
+                             lambda: NameMemory((), agreement))
+
+    def thresholds(self, project: str, revision: int | None) -> Thresholds:
+        """The project's thresholds per type at `revision`, as `memory` is kept."""
+        method = self.settings.method()
+        return self._learned(self._thresholds, project, revision,
+                             lambda: Thresholds.learn(self.store.scored_corrections(project), method.min_score,
+                                                      method.threshold_corrections),
+                             Thresholds)
+
+    def _learned(self, cache: dict[str, tuple[int, T]], project: str, revision: int | None,
+                 build: Callable[[], T], empty: Callable[[], T]) -> T:
+        """What a project's corrections teach, from `cache` while its revision is unchanged; with no
+        revision (Redis away), the last one built, else `empty()`."""
         with self._lock:
-            cached = self._memories.get(project)
+            cached = cache.get(project)
         if cached is not None and (revision is None or cached[0] == revision):
             return cached[1]
         if revision is None:
-            return NameMemory((), agreement)
-        memory = NameMemory(self.store.name_votes(project), agreement)
+            return empty()
+        learned = build()
         with self._lock:
-            self._memories[project] = (revision, memory)
-        return memory
+            cache[project] = (revision, learned)
+        return learned
 
 
 _SERVICES: Services | None = None

@@ -16,6 +16,7 @@ from redis import Redis
 from redis.lock import Lock
 
 from reversener.library import ExampleLibrary, example_from_dict, example_to_dict
+from reversener.thresholds import Scored
 from reversener.types import Example
 
 __all__ = ["LibraryStore"]
@@ -125,14 +126,16 @@ class LibraryStore:
 
     # --- human examples ---
     def upsert_human(self, project: str, record: str, parts: Sequence[tuple[Example, np.ndarray]],
-                     votes: Mapping[str, str], stamp: float, version_every: int = 1) -> bool:
+                     votes: Mapping[str, str], stamp: float, version_every: int = 1,
+                     scored: Scored | None = None) -> bool:
         """Store one annotation's correction (of one target) as a unit: its examples, one per chunk,
-        and what it says of names. True if stored; False if the annotation was deleted or a newer
-        version is already here. Every `version_every` stored or deleted corrections start a new
-        generation."""
-        value = json.dumps({"parts": [example_to_dict(e, v) for e, v in parts], "votes": dict(votes)},
-                           ensure_ascii=False)
-        args: list[int | str] = [version_every, record, value, repr(float(stamp))]
+        what it says of names and, where the LLM's answer for the text was kept, of its scores. True
+        if stored; False if the annotation was deleted or a newer version is already here. Every
+        `version_every` stored or deleted corrections start a new generation."""
+        fields: dict = {"parts": [example_to_dict(e, v) for e, v in parts], "votes": dict(votes)}
+        if scored is not None:
+            fields["scored"] = {"regions": [list(r) for r in scored.regions], "gold": dict(scored.gold)}
+        args: list[int | str] = [version_every, record, json.dumps(fields, ensure_ascii=False), repr(float(stamp))]
         return bool(self._upsert(keys=self._human_keys(project), args=args))
 
     def delete_human(self, project: str, record: str, version_every: int = 1) -> bool:
@@ -144,6 +147,12 @@ class LibraryStore:
     def name_votes(self, project: str) -> list[dict[str, str]]:
         """What each stored correction says of names (memory of names)."""
         return [_votes(raw) for raw in self.redis.hvals(self.key(project, "human"))]
+
+    def scored_corrections(self, project: str) -> list[Scored]:
+        """What each correction that had the LLM's answer at hand says of its scores."""
+        records = (json.loads(raw) for raw in self.redis.hvals(self.key(project, "human")))
+        return [Scored(tuple((label, score, kept) for label, score, kept in r["scored"]["regions"]),
+                       r["scored"]["gold"]) for r in records if "scored" in r]
 
     def _human_keys(self, project: str) -> list[str]:
         return [self.key(project, "human"), self.key(project, "human", "stamps"),
@@ -161,18 +170,25 @@ class LibraryStore:
         return self.key(project, "pred", hashlib.sha256(version.encode()).hexdigest()[:16], text_key)
 
     # --- the prediction last served for a text, whatever its version: what a correction changed ---
-    def save_served(self, project: str, text_key: str, prediction: dict, ttl: int,
-                    answer: tuple[str, dict] | None = None) -> None:
-        """With `answer` (its version and the LLM's answer), also keep that, in the same round trip."""
+    def save_served(self, project: str, text_key: str, prediction: dict, answer: dict, ttl: int,
+                    keep: str | None = None) -> None:
+        """What was served for a text, with the LLM's answer it came from; with `keep` (that answer's
+        version, for a fresh answer), also keep the answer for later requests, in the same round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
-            if answer is not None:
-                pipe.set(self._prediction_key(project, answer[0], text_key), json.dumps(answer[1]), ex=ttl)
-            pipe.set(self.key(project, "served", text_key), json.dumps(prediction), ex=ttl)
+            if keep is not None:
+                pipe.set(self._prediction_key(project, keep, text_key), json.dumps(answer), ex=ttl)
+            pipe.set(self.key(project, "served", text_key), json.dumps({"served": prediction, "answer": answer}),
+                     ex=ttl)
             pipe.execute()
 
-    def served(self, project: str, text_key: str) -> dict | None:
+    def served(self, project: str, text_key: str) -> tuple[dict | None, dict | None]:
+        """The prediction last served for a text, and the LLM's answer it came from (None for one
+        served before answers were kept beside it)."""
         raw = self.redis.get(self.key(project, "served", text_key))
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None, None
+        record = json.loads(raw)
+        return (record["served"], record["answer"]) if "served" in record else (record, None)
 
     # --- the project's label config, so webhooks and workers can read its entity types ---
     def save_config(self, project: str, label_config: str) -> None:

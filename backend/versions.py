@@ -1,18 +1,20 @@
 """What one request predicts with, read once: each target's library and the model_version.
 
 The version changes with a new library, Start Training and every VERSION_EVERY corrections, with
-the method settings a build does not read, and (`.n…`) when the memory of names changes its mind;
+the method settings a build does not read, (`.n…`) when the memory of names changes its mind, and
+(`.t…`) when the thresholds learned per type change;
 it is `reversener-…` only once every library holds examples, `zero-shot` before."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
 from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
+from reversener.thresholds import Thresholds
 
 from .project import ProjectConfig, method_tag
 from .services import Services
@@ -33,6 +35,7 @@ class ModelState:
     # under it, so a memory that learned a name re-serves them with it, without asking again.
     answers_version: str = ""
     memory: NameMemory | None = None  # None with NAME_MEMORY off
+    thresholds: Thresholds = field(default_factory=Thresholds)  # none raised with LEARN_THRESHOLDS off
 
 
 def read_state(services: Services, config: ProjectConfig) -> ModelState:
@@ -45,21 +48,26 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
         log.warning("Redis unreachable (%s): predicting with the libraries in memory", type(err).__name__)
         libraries = [services.library(project, k, t.types, None)
                      for t, k in zip(config.targets, config.keys, strict=True)]
-        version = services.versions.get(project, "zero-shot" + tag)
-        memory = _memory(services, project, None)
-        return ModelState(version, libraries, [False] * len(config.keys), version.split(".n")[0], memory)
+        version, answers_version = services.versions.get(project, ("zero-shot" + tag,) * 2)
+        return ModelState(version, libraries, [False] * len(config.keys), answers_version,
+                          _memory(services, project, None), _thresholds(services, project, None))
     libraries = [services.library(project, k, t.types, revision)
                  for t, k in zip(config.targets, config.keys, strict=True)]
     built = [m for m in metas if m is not None and m.get("examples", 1) > 0]
     ready = len(built) == len(metas)
-    version = ("reversener-" + "+".join(m["version"][:8] for m in built) if ready else "zero-shot") + tag
-    version += f".g{generation}" if generation else ""
-    memory = _memory(services, project, revision)
-    answers_version, version = version, version + (f".n{memory.digest()}" if memory and memory.known() else "")
-    services.versions[project] = version
-    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory)
+    answers_version = ("reversener-" + "+".join(m["version"][:8] for m in built) if ready else "zero-shot") + tag
+    answers_version += f".g{generation}" if generation else ""
+    memory, thresholds = _memory(services, project, revision), _thresholds(services, project, revision)
+    version = answers_version + (f".n{memory.digest()}" if memory and memory.known() else "")
+    version += f".t{thresholds.digest()}" if thresholds else ""
+    services.versions[project] = (version, answers_version)
+    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory, thresholds)
 
 
 def _memory(services: Services, project: str, revision: int | None) -> NameMemory | None:
     method = services.settings
     return services.memory(project, revision, method.memory_agreement) if method.name_memory else None
+
+
+def _thresholds(services: Services, project: str, revision: int | None) -> Thresholds:
+    return services.thresholds(project, revision) if services.settings.learn_thresholds else Thresholds()

@@ -68,6 +68,14 @@ class MethodConfig(BaseModel):
         0.75, gt=0.5, le=1, description="Share of a name's corrections that must agree for NAME_MEMORY to apply it; "
         "its regions are scored with that share.",
     )
+    learn_thresholds: bool = Field(
+        True, description="Per entity type, raise MIN_SCORE to the score threshold that maximizes F1 on the "
+        "project's corrections (what annotators kept and deleted of the LLM's answers), where it wins on a paired "
+        "bootstrap over them; from THRESHOLD_CORRECTIONS corrections on.",
+    )
+    threshold_corrections: int = Field(
+        25, ge=1, description="Corrections a project needs before LEARN_THRESHOLDS raises a threshold.",
+    )
     max_chunks: int = Field(
         64, ge=1, description="Most chunks predicted per text: a longer text gets predictions for its beginning, "
         "and a message says how much of it was predicted."

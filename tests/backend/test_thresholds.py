@@ -1,0 +1,70 @@
+"""Thresholds per type learned from corrections, through the backend's HTTP API: an LLM that adds an
+unsure, wrong region to every answer stops being served it once annotators have deleted enough."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from typer.testing import CliRunner
+
+from backend.app import create_app
+from backend.cli import app
+from backend.services import set_services
+from reversener.devtools.fake_answers import answer
+from reversener.devtools.fake_openai import Reply
+
+from .test_api import regions
+from .test_memory import predict, submit
+
+TOKENS = re.compile(r"\w+|\s+|[^\w\s]")  # how the scripted server splits an answer into tokens
+
+
+def unsure_about_days(body: dict) -> str | Reply:
+    """The fake LLM, but it also calls each `dayN` a location, with probability 0.3."""
+    text = body["messages"][-1]["content"]
+    day = re.search(r"\bday\d+\b", text)
+    if not text.startswith("Text: ") or not day:
+        return answer(body)
+    reply = json.dumps({"entities": [*json.loads(answer(body))["entities"], {"text": day.group(), "type": "LOC"}]})
+    tokens = [(t, math.log(0.3) if t == day.group() else 0.0) for t in TOKENS.findall(reply)]
+    return Reply(answers=[reply], logprobs=[tokens])
+
+
+def correct_25_tasks(client, services) -> None:
+    for i in range(25):
+        text = f"Anna met Bob on day{i}."
+        [served] = predict(client, text)
+        assert regions(served) == {("Anna", "PER"), ("Bob", "PER"), (f"day{i}", "LOC")}
+        submit(client, services, 700 + i, text, [("Anna", "PER"), ("Bob", "PER")])  # the day deleted
+
+
+def test_a_type_whose_unsure_regions_annotators_delete_is_served_without_them(services_for):
+    services = services_for(unsure_about_days)
+    client = create_app(services).test_client()
+    [before] = predict(client, "Anna met Bob on day98 in Oslo.")
+    assert ("day98", "LOC") in regions(before) and ".t" not in before["model_version"]
+    correct_25_tasks(client, services)
+    learned = client.get("/thresholds?project=9").get_json()
+    assert learned == {"project": "9", "enabled": True, "min_score": 0.25, "corrections": 25, "min_corrections": 25,
+                       "raised": {"LOC": 0.35}}
+    [after] = predict(client, "Anna met Bob on day99 in Oslo.")
+    assert regions(after) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")}  # a sure location stays
+    assert ".t" in after["model_version"]
+    assert services.metrics.snapshot()["threshold_dropped"] >= 1
+    set_services(services)
+    shown = CliRunner().invoke(app, ["learned", "-p", "9"])
+    assert shown.exit_code == 0, shown.output
+    assert "'day3' -> not an entity (100% of 1 corrections)" in shown.output
+    assert "25 corrections with the LLM's answer" in shown.output
+    assert "LOC: regions scored below 0.35 are dropped" in shown.output
+
+
+def test_learn_thresholds_off_serves_every_region(services_for):
+    services = services_for(unsure_about_days, learn_thresholds=False)
+    client = create_app(services).test_client()
+    correct_25_tasks(client, services)
+    assert client.get("/thresholds?project=9").get_json()["enabled"] is False
+    [after] = predict(client, "Anna met Bob on day99 in Oslo.")
+    assert ("day99", "LOC") in regions(after) and ".t" not in after["model_version"]
