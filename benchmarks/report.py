@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from reversener.evaluation import pick_sentences
+from reversener.readers import read_conll
+
 from .common import DATASETS, RESULTS, ROOT, gain, read_json
 from .documents import AS_ANSWERED, UNITS, comparisons
 from .documents import result_path as documents_path
@@ -47,6 +50,16 @@ def quality_section() -> list[str]:
     for dataset in DATASETS:
         out += _quality_rows(dataset, SMOKE_SAMPLE)
     return out
+
+
+def _per_1k_chars(dataset: str, results: dict, rows: dict) -> str:
+    """Each row's prompt and completion tokens per 1,000 characters of text: what a corpus of any
+    text length costs."""
+    gold = pick_sentences(read_conll(DATASETS[dataset]), sample=results["sample"], seed=results["seed"])
+    per_char = len(gold) / sum(len(g.text) for g in gold)  # sentences per character
+    return ("Prompt / completion tokens per 1,000 characters of text: " + "; ".join(
+        f"{name} {1000 * per_char * r['cost']['prompt_tokens_per_sentence']:.0f} / "
+        f"{1000 * per_char * r['cost']['completion_tokens_per_sentence']:.0f}" for name, r in rows.items()) + ".")
 
 
 def _library_note(paper: dict, variant: dict) -> str:
@@ -105,6 +118,7 @@ def _quality_rows(dataset: str, sample: int) -> list[str]:
             out.append("With self-consistency on both sides (3 samples): "
                        f"**{gain(rows['zero-shot + SC'], rows['reversener + SC'])}**; "
                        f"for zero-shot alone, self-consistency − greedy: {gain(zero, rows['zero-shot + SC'])}.")
+        out.append(_per_1k_chars(dataset, results, rows))
         composed = [f"`{name}` from `{'` and `'.join(parts)}`" for name, parts in COMPOSED.items()
                     if rows.get(name, {}).get("composed_from")]
         if composed:

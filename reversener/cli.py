@@ -213,15 +213,20 @@ def eval_cmd(
 
 def _print_rows(rows, model: str) -> None:
     table = Table(title=f"{rows[0].sentences} sentences, {model}")
-    for column in ("mode", "P", "R", "F1", "F1 95% CI", "calls/sent", "prompt tok/sent", "compl tok/sent", "wall s"):
+    for column in ("mode", "P", "R", "F1", "F1 95% CI", "calls/sent", "wall s"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for r in rows:
-        c = r.cost
         table.add_row(r.mode, f"{r.precision:.3f}", f"{r.recall:.3f}", f"{r.f1:.3f}",
-                      f"{r.f1_interval[0]:.3f}-{r.f1_interval[1]:.3f}", f"{c['calls_per_sentence']:.2f}",
-                      f"{c['prompt_tokens_per_sentence']:.0f}", f"{c['completion_tokens_per_sentence']:.0f}",
+                      f"{r.f1_interval[0]:.3f}-{r.f1_interval[1]:.3f}", f"{r.cost['calls_per_sentence']:.2f}",
                       f"{r.wall_seconds:.0f}")
-    Console().print(table)
+    out = Console()  # the result goes to stdout; progress and messages to stderr
+    out.print(table)
+    for r in rows:  # tokens per 1,000 characters: what a corpus of any text length costs
+        c = r.cost
+        out.print(f"{r.mode}: {c['prompt_tokens_per_sentence']:.0f} prompt and "
+                      f"{c['completion_tokens_per_sentence']:.0f} completion tokens per sentence; "
+                      f"{c['prompt_tokens_per_1k_chars']:.0f} and {c['completion_tokens_per_1k_chars']:.0f} "
+                      "per 1,000 characters", soft_wrap=True)
 
 
 @library_app.command("show")

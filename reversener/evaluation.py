@@ -54,7 +54,7 @@ class EvalRow:
         quality = scores(gold, predicted)
         calibrated = calibration(gold, predicted, THRESHOLDS)
         calibrated["answer_auroc"] = _answer_auroc(quality["sentence_counts"], per_sentence["answer_scores"])
-        return cls(mode=mode, sentences=len(gold), **quality, calibration=calibrated, cost=cost(stats, len(gold)),
+        return cls(mode=mode, sentences=len(gold), **quality, calibration=calibrated, cost=cost(stats, len(gold), sum(len(g.text) for g in gold)),
                    wall_seconds=wall_seconds, build=build, per_sentence=per_sentence,
                    at_min_score=at_min_score(gold, predicted))
 
@@ -99,17 +99,22 @@ def _answer_auroc(counts: Sequence[Sequence[int]], answer_scores: Sequence[float
     return auroc(np.array([s for s, _ in known], dtype=float), np.array([ok for _, ok in known], dtype=bool))
 
 
-def cost(stats: dict[str, float], sentences: int) -> dict[str, float]:
-    """Per-sentence LLM cost; answers from the cache count at what they cost when made."""
+def cost(stats: dict[str, float], sentences: int, characters: int | None = None) -> dict[str, float]:
+    """Per-sentence LLM cost, and with the texts' `characters` the tokens per 1,000 characters (what a
+    user's corpus of any text length will cost); answers from the cache count at what they cost when made."""
     n = max(1, sentences)
+    prompt = stats["prompt_tokens"] + stats["cached_prompt_tokens"]
+    completion = stats["completion_tokens"] + stats["cached_completion_tokens"]
+    per_1k_chars = {} if not characters else {"prompt_tokens_per_1k_chars": 1000 * prompt / characters,
+                                               "completion_tokens_per_1k_chars": 1000 * completion / characters}
     return {
         "calls_per_sentence": (stats["calls"] + stats["cache_hits"]) / n,
-        "prompt_tokens_per_sentence": (stats["prompt_tokens"] + stats["cached_prompt_tokens"]) / n,
-        "completion_tokens_per_sentence": (stats["completion_tokens"] + stats["cached_completion_tokens"]) / n,
+        "prompt_tokens_per_sentence": prompt / n,
+        "completion_tokens_per_sentence": completion / n,
         "llm_seconds_per_sentence": (stats["seconds"] + stats["cached_seconds"]) / n,
         "fresh_calls": stats["calls"],
         "failures": stats["failures"],
-    }
+    } | per_1k_chars
 
 
 def gold_types(gold: Sequence[Sentence], definitions: dict[str, str] | None = None) -> dict[str, str]:

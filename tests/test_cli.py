@@ -14,6 +14,7 @@ from reversener.cli import app
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer, Reply
 from reversener.library import ExampleLibrary
+from reversener.readers import read_conll
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()
@@ -131,7 +132,10 @@ def test_eval_prints_both_modes_and_writes_rows(llm_server, tmp_path):
     assert rows[0]["sentences"] == 3 and rows[0]["f1"] == pytest.approx(1.0)
     assert rows[1]["build"]["kept"] > 0
     assert rows[1]["cost"]["calls_per_sentence"] > rows[0]["cost"]["calls_per_sentence"]
-    assert "zero-shot" in result.output and "reversener" in result.output
+    characters = sum(len(s.text) for s in read_conll(DATA / "cli_gold.conll"))
+    zero = rows[0]["cost"]
+    assert zero["prompt_tokens_per_1k_chars"] == pytest.approx(1000 * 3 * zero["prompt_tokens_per_sentence"] / characters)
+    assert "zero-shot" in result.output and "reversener" in result.output and "per 1,000 characters" in result.output
 
 
 def test_bad_input_file_is_a_clear_error(llm_server, tmp_path):
