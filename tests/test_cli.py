@@ -134,8 +134,10 @@ def test_eval_prints_both_modes_and_writes_rows(llm_server, tmp_path):
     assert rows[1]["cost"]["calls_per_sentence"] > rows[0]["cost"]["calls_per_sentence"]
     characters = sum(len(s.text) for s in read_conll(DATA / "cli_gold.conll"))
     zero = rows[0]["cost"]
-    assert zero["prompt_tokens_per_1k_chars"] == pytest.approx(1000 * 3 * zero["prompt_tokens_per_sentence"] / characters)
-    assert "zero-shot" in result.output and "reversener" in result.output and "per 1,000 characters" in result.output
+    per_1k = 1000 * 3 * zero["prompt_tokens_per_sentence"] / characters
+    assert zero["prompt_tokens_per_1k_chars"] == pytest.approx(per_1k)
+    assert "zero-shot" in result.output and "reversener" in result.output
+    assert "per 1,000 characters" in result.output
 
 
 def test_bad_input_file_is_a_clear_error(llm_server, tmp_path):
