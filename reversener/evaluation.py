@@ -54,7 +54,8 @@ class EvalRow:
         quality = scores(gold, predicted)
         calibrated = calibration(gold, predicted, THRESHOLDS)
         calibrated["answer_auroc"] = _answer_auroc(quality["sentence_counts"], per_sentence["answer_scores"])
-        return cls(mode=mode, sentences=len(gold), **quality, calibration=calibrated, cost=cost(stats, len(gold), sum(len(g.text) for g in gold)),
+        spent = cost(stats, len(gold), sum(len(g.text) for g in gold))
+        return cls(mode=mode, sentences=len(gold), **quality, calibration=calibrated, cost=spent,
                    wall_seconds=wall_seconds, build=build, per_sentence=per_sentence,
                    at_min_score=at_min_score(gold, predicted))
 
