@@ -346,7 +346,14 @@ def selective_section() -> list[str]:
         out += [f"| {name} | {r['calls_per_sentence']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                 f"**{r['f1']:.3f}** | {r['gain']} |" for name, r in policies.items()]
         out.append("")
-    return out
+    return out + [
+        "**The default keeps asking twice.** No threshold is significantly worse than always, but none is "
+        "better either, and each saving has a price: *below 0.0* (never) is the `reversener` row alone, whose "
+        "gain over zero-shot is not significant on WikiGold (the quality section above), while the default's "
+        "is; the thresholds whose intervals stay within half a point of always save about a tenth of the "
+        "calls, and make every unsure text wait for a second round trip, since its zero-shot call can only "
+        "be sent once the first answer is read. Where a user pays per call, `COMBINE_ZERO_SHOT=false` halves "
+        "the calls at the cost these rows show.", ""]
 
 
 def threshold_section() -> list[str]:
