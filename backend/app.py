@@ -130,13 +130,17 @@ def create_app(services: Services | None = None) -> Flask:
 
     @app.get("/thresholds")
     def thresholds():
-        """The score thresholds a project's corrections raised per type (LEARN_THRESHOLDS), over MIN_SCORE."""
+        """What a project's corrections say of the LLM's answers: the score thresholds they raised per type
+        (LEARN_THRESHOLDS) over MIN_SCORE, and the types the model misses (shown in every prompt with
+        COVERAGE_DEMONSTRATIONS)."""
         project = _project({"project": request.args.get("project")})
-        method = services.settings.method()
-        raised = services.thresholds(project, services.store.revision(project)).raised
+        method, revision = services.settings.method(), services.store.revision(project)
         return jsonify(project=project, enabled=method.learn_thresholds, min_score=method.min_score,
                        corrections=len(services.store.scored_corrections(project)),
-                       min_corrections=method.threshold_corrections, raised=dict(raised))
+                       min_corrections=method.threshold_corrections,
+                       raised=dict(services.thresholds(project, revision).raised),
+                       missed_types=list(services.missed_types(project, revision)),
+                       coverage_demonstrations=method.coverage_demonstrations)
 
     @app.get("/metrics")
     def metrics():

@@ -127,6 +127,9 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
                   f"with the LLM's answer (from {method.threshold_corrections} on), MIN_SCORE {method.min_score}")
     for label, threshold in sorted(raised.items()):
         console.print(f"  {label}: regions scored below {threshold} are dropped")
+    missed = services.missed_types(project, revision)
+    console.print(f"types the model misses: {', '.join(missed) or 'none'}; shown in every prompt by up to "
+                  f"{method.coverage_demonstrations} corrections (COVERAGE_DEMONSTRATIONS)")
 
 
 def _show_prelabel(services: Services, project: str) -> None:

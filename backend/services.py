@@ -18,7 +18,7 @@ from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
-from reversener.thresholds import Thresholds
+from reversener.thresholds import Thresholds, missed_types
 
 from .errors import LabelStudioError
 from .job_queue import JobQueue
@@ -70,6 +70,7 @@ class Services:
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
         self._memories: dict[str, tuple[int, NameMemory]] = {}
         self._thresholds: dict[str, tuple[int, Thresholds]] = {}
+        self._missed: dict[str, tuple[int, tuple[str, ...]]] = {}
         self._spool: WebhookSpool | None = None
         self._lock = threading.Lock()
         self._spool_lock = threading.Lock()  # not _lock: opening the spool starts its replay thread
@@ -166,6 +167,11 @@ class Services:
                              lambda: Thresholds.learn(self.store.scored_corrections(project), method.min_score,
                                                       method.threshold_corrections),
                              Thresholds)
+
+    def missed_types(self, project: str, revision: int | None) -> tuple[str, ...]:
+        """The types the project's corrections show the model missing, at `revision`, as `memory` is kept."""
+        return self._learned(self._missed, project, revision,
+                             lambda: tuple(missed_types(self.store.scored_corrections(project))), tuple)
 
     def _learned(self, cache: dict[str, tuple[int, T]], project: str, revision: int | None,
                  build: Callable[[], T], empty: Callable[[], T]) -> T:

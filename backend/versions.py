@@ -2,7 +2,7 @@
 
 The version changes with a new library, Start Training and every VERSION_EVERY corrections, with
 the method settings a build does not read, (`.n…`) when the memory of names changes its mind, and
-(`.t…`) when the thresholds learned per type change;
+(`.t…`) when the thresholds learned per type change, and (`.c…`) the types shown in every prompt;
 it is `reversener-…` only once every library holds examples, `zero-shot` before."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class ModelState:
     answers_version: str = ""
     memory: NameMemory | None = None  # None with NAME_MEMORY off
     thresholds: Thresholds = field(default_factory=Thresholds)  # none raised with LEARN_THRESHOLDS off
+    cover: tuple[str, ...] = ()  # types shown in every prompt (COVERAGE_DEMONSTRATIONS)
 
 
 def read_state(services: Services, config: ProjectConfig) -> ModelState:
@@ -50,18 +51,21 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
                      for t, k in zip(config.targets, config.keys, strict=True)]
         version, answers_version = services.versions.get(project, ("zero-shot" + tag,) * 2)
         return ModelState(version, libraries, [False] * len(config.keys), answers_version,
-                          _memory(services, project, None), _thresholds(services, project, None))
+                          _memory(services, project, None), _thresholds(services, project, None),
+                          _cover(services, project, None))
     libraries = [services.library(project, k, t.types, revision)
                  for t, k in zip(config.targets, config.keys, strict=True)]
     built = [m for m in metas if m is not None and m.get("examples", 1) > 0]
     ready = len(built) == len(metas)
     answers_version = ("reversener-" + "+".join(m["version"][:8] for m in built) if ready else "zero-shot") + tag
     answers_version += f".g{generation}" if generation else ""
+    cover = _cover(services, project, revision)
+    answers_version += f".c{'+'.join(cover)}" if cover else ""  # the prompts show them: other answers
     memory, thresholds = _memory(services, project, revision), _thresholds(services, project, revision)
     version = answers_version + (f".n{memory.digest()}" if memory and memory.known() else "")
     version += f".t{thresholds.digest()}" if thresholds else ""
     services.versions[project] = (version, answers_version)
-    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory, thresholds)
+    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory, thresholds, cover)
 
 
 def _memory(services: Services, project: str, revision: int | None) -> NameMemory | None:
@@ -71,3 +75,7 @@ def _memory(services: Services, project: str, revision: int | None) -> NameMemor
 
 def _thresholds(services: Services, project: str, revision: int | None) -> Thresholds:
     return services.thresholds(project, revision) if services.settings.learn_thresholds else Thresholds()
+
+
+def _cover(services: Services, project: str, revision: int | None) -> tuple[str, ...]:
+    return services.missed_types(project, revision) if services.settings.coverage_demonstrations else ()

@@ -24,6 +24,11 @@ class MethodConfig(BaseModel):
     human_demonstrations: int = Field(
         2, ge=0, description="Nearest human corrections shown per text, in addition to the m generated examples.",
     )
+    coverage_demonstrations: int = Field(
+        0, ge=0, description="Per text, up to this many more human corrections, each showing a type the project's "
+        "corrections show the model missing (recall below 0.5 on at least 3 of them) where no other demonstration "
+        "shows it: the nearest correction that holds it. 0 (the default until a learning curve measures it): off.",
+    )
     negative_share: float = Field(
         0.25, ge=0, lt=1,
         description="Most share of entity-free examples in a library build and among one text's demonstrations "

@@ -81,13 +81,14 @@ class ExampleLibrary:
                 and len(self.nearest(None, m, max_negatives, humans)) == len(self))
 
     def nearest(self, vector: np.ndarray | None, m: int, max_negatives: int | None = None,
-                humans: int = 0, max_chars: int | None = None) -> list[Example]:
+                humans: int = 0, max_chars: int | None = None, label: str | None = None) -> list[Example]:
         """The m most similar generated examples and the `humans` most similar human corrections, most
         similar first (ties: human first, then by id; a vector of None ties all). Separate quotas: a
         correction from another document must not displace the generated example that copies this
         text's structure, which cost F1 when they competed (docs/method.md, Why these defaults). At most
         `max_negatives` of them all without entities: a prompt of mostly empty answers teaches a small
-        model to answer empty. Examples longer than `max_chars` are passed over."""
+        model to answer empty. Examples longer than `max_chars`, or (with `label`) holding no entity of
+        that label, are passed over."""
         room = {False: max(m, 0), True: max(humans, 0)}  # keyed by "is human"
         if not any(room.values()) or not self._examples:
             return []
@@ -100,6 +101,8 @@ class ExampleLibrary:
             example = self._examples[ids[i]]
             human = example.source == "human"
             if not room[human] or (max_chars is not None and len(example.text) > max_chars):
+                continue
+            if label is not None and all(s.label != label for s in example.spans):
                 continue
             if not example.spans:
                 if max_negatives is not None and negatives >= max_negatives:

@@ -69,10 +69,13 @@ class Recognizer:
 
     def __init__(
         self, llm: LLMClient, embedder: Embedder, types: dict[str, str],
-        library: ExampleLibrary | None = None, config: MethodConfig | None = None,
+        library: ExampleLibrary | None = None, config: MethodConfig | None = None, cover: Sequence[str] = (),
     ) -> None:
+        """`cover`: the types the project's corrections show the model missing, most missed first, to
+        show in every prompt (COVERAGE_DEMONSTRATIONS)."""
         self.llm, self.embedder, self.types, self.library = llm, embedder, dict(types), library
         self.config = config or MethodConfig()
+        self.cover = [label for label in cover if label in self.types]
         self._system = render("recognize_system", types=self.types)
         self._rng = np.random.default_rng(self.config.seed)
 
@@ -214,7 +217,7 @@ class Recognizer:
     def demonstrations(self, texts: Sequence[str]) -> list[list[Example]]:
         """Each text's demonstrations, in the order shown (embedded in one batch). None is longer than
         MAX_CHUNK_CHARS (a correction stored whole before corrections were split per chunk), so a
-        prompt holds at most m + HUMAN_DEMONSTRATIONS + 1 chunks' worth of text."""
+        prompt holds at most m + HUMAN_DEMONSTRATIONS + COVERAGE_DEMONSTRATIONS + 1 chunks' worth of text."""
         m, humans, longest = self.config.demonstrations, self.config.human_demonstrations, self.config.max_chunk_chars
         library = self.library
         if library is None or self.zero_shot or not texts:
@@ -228,8 +231,26 @@ class Recognizer:
             if library.fits(m, negatives, humans):  # every text is shown all of it: nothing to embed
                 picks = [library.nearest(None, m, negatives, humans, longest)[::-1]] * len(texts)
             else:
-                picks = [library.nearest(v, m, negatives, humans, longest)[::-1] for v in self.embedder.embed(texts)]
+                vectors = self.embedder.embed(texts)
+                picks = [self._covered(v, library.nearest(v, m, negatives, humans, longest)[::-1]) for v in vectors]
         return [_ordered(shots) for shots in picks]
+
+    def _covered(self, vector: np.ndarray, shots: list[Example]) -> list[Example]:
+        """`shots` with, for each type to cover that none of them shows, the nearest human correction that
+        does, up to COVERAGE_DEMONSTRATIONS; put first, the farthest from the question."""
+        room, library = self.config.coverage_demonstrations, self.library
+        shown = {s.label for example in shots for s in example.spans}
+        added: list[Example] = []
+        for label in self.cover:
+            if len(added) >= room or library is None:
+                break
+            if label in shown:
+                continue
+            found = library.nearest(vector, 0, None, 1, self.config.max_chunk_chars, label=label)
+            if found and found[0] not in shots and found[0] not in added:
+                added.append(found[0])
+                shown |= {s.label for s in found[0].spans}
+        return added + shots
 
     def read(self, text: str, answers: Sequence[Completion]) -> tuple[list[Span], list[str], float | None]:
         """A text's spans from its answers (one per sample) above MIN_SCORE, the problems met on the

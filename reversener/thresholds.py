@@ -1,11 +1,14 @@
-"""A threshold per entity type, learned from what annotators kept and deleted.
+"""What annotators kept and deleted of the LLM's answers teaches: a threshold per entity type, and
+the types the model misses.
 
 Each corrected task tells, for every region the LLM answered with a score, whether the annotator
 kept it exactly, and how many regions of each type the annotation holds. For each type, the score
 threshold (MIN_SCORE up to 0.9) that maximizes micro F1 over the corrections, the other types at
 MIN_SCORE, replaces MIN_SCORE only where it beats it on a paired bootstrap over the corrections
 (lower bound above zero): a few corrections, or a gain that luck could give, leave MIN_SCORE.
-Pure data: the backend stores the corrections' records and applies the thresholds.
+A type the model found less than half of, over at least 3 corrected regions, is missed: the
+recognizer can show it in every prompt (COVERAGE_DEMONSTRATIONS). Pure data: the backend stores the
+corrections' records and applies what they teach.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np
 
 from .types import Span
 
-__all__ = ["Scored", "Thresholds", "grid", "best_index", "per_type_choice", "scored_record", "micro_f1", "RESAMPLES"]
+__all__ = ["Scored", "Thresholds", "grid", "best_index", "per_type_choice", "scored_record", "micro_f1", "RESAMPLES",
+           "missed_types"]
 
 STEP, TOP = 0.05, 0.9
 RESAMPLES = 200
@@ -27,20 +31,34 @@ RESAMPLES = 200
 
 @dataclass(frozen=True)
 class Scored:
-    """One corrected task: each scored region of the LLM's answer as (label, score, kept exactly),
+    """One corrected task: each region of the LLM's answer as (label, score or None, kept exactly),
     and the annotation's number of regions per label."""
 
-    regions: tuple[tuple[str, float, bool], ...]
+    regions: tuple[tuple[str, float | None, bool], ...]
     gold: Mapping[str, int]
 
 
 def scored_record(answer: Sequence[Span], annotated: Sequence[Span]) -> Scored:
-    """What one correction says about scores: the answer's scored regions, each kept or not."""
+    """What one correction says of the answer: its regions, each kept or not."""
     final = {s.key for s in annotated}
     gold: dict[str, int] = {}
     for s in annotated:
         gold[s.label] = gold.get(s.label, 0) + 1
-    return Scored(tuple((s.label, s.score, s.key in final) for s in answer if s.score is not None), gold)
+    return Scored(tuple((s.label, s.score, s.key in final) for s in answer), gold)
+
+
+def missed_types(records: Sequence[Scored], min_gold: int = 3, max_recall: float = 0.5) -> list[str]:
+    """The labels of which the LLM's answers held less than `max_recall` of the corrected regions, over
+    at least `min_gold` of them; fewest found first."""
+    gold: dict[str, int] = {}
+    found: dict[str, int] = {}
+    for record in records:
+        for label, count in record.gold.items():
+            gold[label] = gold.get(label, 0) + count
+        for label, _, kept in record.regions:
+            found[label] = found.get(label, 0) + kept
+    recall = {label: found.get(label, 0) / n for label, n in gold.items() if n >= min_gold}
+    return sorted((label for label, r in recall.items() if r < max_recall), key=lambda label: (recall[label], label))
 
 
 def grid(min_score: float) -> tuple[float, ...]:
@@ -95,7 +113,7 @@ class Thresholds:
             for label, score, kept in record.regions:
                 if label not in index:
                     continue
-                passing = np.array([score >= t for t in steps])
+                passing = np.array([score is None or score >= t for t in steps])
                 table[index[label], i, :, 0 if kept else 1] += passing
             for label, count in record.gold.items():
                 if label in index:

@@ -60,6 +60,30 @@ def test_human_corrections_are_shown_beside_the_generated_examples_not_instead_o
     assert sum("Maria" in s for s in shown) == 2 and sum("Acme" in s for s in shown) == 1
 
 
+def test_a_type_the_model_misses_is_shown_by_the_nearest_correction_that_holds_it():
+    embedder = FakeEmbedder()
+    types = TYPES | {"MISC": "nationalities"}
+    generated = [Example(f"g{i}", f"Maria walked to Rome on day {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+                 for i in range(4)]
+    near = Example("h-near", "Maria walked to Rome on day 9 again.", (Span(0, 5, "PER"),), "human")
+    misc = [Example("h-misc", "The Dutch team won the final.", (Span(4, 9, "MISC"),), "human"),
+            Example("h-misc-far", "Quarterly revenue of Dutch firms grew.", (Span(21, 26, "MISC"),), "human")]
+    library = library_of(types, embedder, *generated, near, *misc)
+
+    def shown(cover: list[str], coverage: int) -> list[str]:
+        llm = ScriptedLLM.always(entities_answer())
+        config = MethodConfig(demonstrations=2, human_demonstrations=1, coverage_demonstrations=coverage)
+        Recognizer(llm, embedder, types, library, config, cover=cover).recognize(["Maria walked to Paris on day 7."])
+        return [content.removeprefix("Text: ") for role, content in llm.requests[0].messages[1:-1] if role == "user"]
+
+    assert "The Dutch team won the final." not in shown(["MISC"], 0)  # off by default
+    assert shown([], 1) == shown(["MISC"], 0)  # nothing missed: nothing added
+    with_misc = shown(["LOC", "MISC"], 1)  # LOC is shown already; MISC by the nearest correction that holds it
+    nearest = library.nearest(embedder.embed(["Maria walked to Paris on day 7."])[0], 0, None, 1, label="MISC")[0]
+    assert with_misc[0] == nearest.text and len(with_misc) == 4  # first: the farthest from the question
+    assert sum("Dutch" in text for text in with_misc) == 1
+
+
 def test_at_most_a_quarter_of_the_demonstrations_are_entity_free():
     embedder = FakeEmbedder()
     empties = [Example(f"e{i}", f"Nothing named walked to the park {i}.", ()) for i in range(4)]

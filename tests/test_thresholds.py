@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reversener.thresholds import Scored, Thresholds, grid, scored_record
+from reversener.thresholds import Scored, Thresholds, grid, missed_types, scored_record
 from reversener.types import Span
 
 
@@ -43,5 +43,14 @@ def test_a_correction_says_which_scored_regions_were_kept():
     answer = [Span(0, 4, "PER", 0.9), Span(9, 14, "PER", 0.4), Span(20, 24, "ORG", None)]
     annotated = [Span(0, 4, "PER"), Span(9, 14, "LOC")]
     record = scored_record(answer, annotated)
-    assert record.regions == (("PER", 0.9, True), ("PER", 0.4, False))  # unscored regions say nothing
+    assert record.regions == (("PER", 0.9, True), ("PER", 0.4, False), ("ORG", None, False))
     assert record.gold == {"PER": 1, "LOC": 1}
+
+
+def test_the_types_the_model_misses_are_those_it_found_less_than_half_of():
+    def record(found_misc: bool) -> Scored:
+        return Scored((("PER", 0.9, True),) + ((("MISC", None, True),) if found_misc else ()),
+                      {"PER": 1, "MISC": 1, "LOC": 1})
+    records = [record(False), record(False), record(True), record(False)]  # MISC 1 of 4, LOC 0 of 4
+    assert missed_types(records) == ["LOC", "MISC"]
+    assert missed_types(records[:2]) == []  # fewer than 3 corrected regions of a type: no verdict

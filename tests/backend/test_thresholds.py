@@ -7,6 +7,7 @@ import json
 import math
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from backend.app import create_app
@@ -48,7 +49,7 @@ def test_a_type_whose_unsure_regions_annotators_delete_is_served_without_them(se
     correct_25_tasks(client, services)
     learned = client.get("/thresholds?project=9").get_json()
     assert learned == {"project": "9", "enabled": True, "min_score": 0.25, "corrections": 25, "min_corrections": 25,
-                       "raised": {"LOC": 0.35}}
+                       "raised": {"LOC": 0.35}, "missed_types": [], "coverage_demonstrations": 0}
     [after] = predict(client, "Anna met Bob on day99 in Oslo.")
     assert regions(after) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")}  # a sure location stays
     assert ".t" in after["model_version"]
@@ -68,3 +69,32 @@ def test_learn_thresholds_off_serves_every_region(services_for):
     assert client.get("/thresholds?project=9").get_json()["enabled"] is False
     [after] = predict(client, "Anna met Bob on day99 in Oslo.")
     assert ("day99", "LOC") in regions(after) and ".t" not in after["model_version"]
+
+
+@pytest.mark.parametrize("coverage", [0, 1])
+def test_a_type_the_model_misses_is_shown_in_every_prompt_once_corrections_show_it(services_for, coverage):
+    """COVERAGE_DEMONSTRATIONS: the LLM never answers MISC; after 3 corrections that add it, a text is
+    asked with one of them beside it, though no nearest-correction quota would show it."""
+    asked: list[list[str]] = []
+
+    def never_misc(body: dict) -> str:
+        text = body["messages"][-1]["content"]
+        if "names of type MISC:" in text:
+            return json.dumps({"entities": []})  # nor does the library: no generated example shows MISC
+        if not text.startswith("Text: "):
+            return answer(body)
+        asked.append([m["content"] for m in body["messages"]])
+        return json.dumps({"entities": [e for e in json.loads(answer(body))["entities"] if e["type"] != "MISC"]})
+
+    services = services_for(never_misc, coverage_demonstrations=coverage, human_demonstrations=0,
+                            combine_zero_shot=False)
+    client = create_app(services).test_client()
+    for i in range(3):
+        text = f"Anna met German fans on day{i}."
+        predict(client, text)
+        submit(client, services, 800 + i, text, [("Anna", "PER"), ("German", "MISC")])
+    asked.clear()
+    [after] = predict(client, "Bob flew to Oslo.")
+    assert (".cMISC" in after["model_version"]) == bool(coverage)
+    assert client.get("/thresholds?project=9").get_json()["missed_types"] == ["MISC"]
+    assert ("German fans" in " ".join(asked[0][1:-1])) == bool(coverage)
