@@ -170,6 +170,23 @@ def test_retry_budget_bounds_total_time():
     assert isinstance(answers[0].error, LLMError) and len(server.requests) < 6
 
 
+def test_a_call_that_waited_for_its_slot_still_gets_its_retries():
+    """At one slot, the last of 3 calls waits out the first two; its own timeout is then retried,
+    though the wait alone exceeded the retry budget."""
+    tries: dict[str, int] = {}
+
+    def respond(body):
+        text = body["messages"][-1]["content"]
+        tries[text] = tries.get(text, 0) + 1
+        late = text == "c" and tries[text] == 1
+        return Reply([text], delay=0.8 if late else 0.4)
+
+    with FakeOpenAIServer(respond) as server:
+        gateway = _gateway(server, concurrency=1, timeout=0.6, retries=1, retry_budget=0.7)
+        answers = gateway.complete([_request("a"), _request("b"), _request("c")])
+    assert [a.error for a in answers] == [None, None, None] and tries["c"] == 2
+
+
 def test_concurrency_is_bounded():
     with FakeOpenAIServer(lambda body: "x", latency=0.05) as server:
         _gateway(server, concurrency=3).complete([_request(str(i)) for i in range(12)])

@@ -192,14 +192,16 @@ class LiteLLMGateway:
         return answers
 
     async def _call(self, messages: list[dict], params: dict, *, n: int, seed: int) -> list[Answer]:
-        deadline = time.monotonic() + self._budget
+        # The retry budget counts from the first answer asked for, not from the call's place in the
+        # queue: behind a batch at one slot, waiting alone would leave no time for a retry.
+        asked: list[float] = []
         attempt = 0
         while True:
             if _STOPPING.is_set():
                 raise self._abandoned()
             endpoint = self._pick()
             try:
-                answers = await self._call_once(endpoint, messages, params, n=n, seed=seed)
+                answers = await self._call_once(endpoint, messages, params, n=n, seed=seed, asked=asked)
                 endpoint.recovered()
                 return answers
             except _Rerouted:
@@ -216,6 +218,7 @@ class LiteLLMGateway:
                 # Another endpoint that is up takes the retry at once; a lone endpoint gets time to recover.
                 elsewhere = len(self._endpoints) > 1 and self._pick().up
                 delay = 0.0 if elsewhere else self._backoff * 2**attempt * (0.5 + random.random())
+                deadline = (asked[0] if asked else time.monotonic()) + self._budget
                 if attempt == self._retries or time.monotonic() + delay > deadline:
                     kind = LLMTimeout if err.timeout else LLMError
                     raise kind(f"{self.model}: {err.kind} after {attempt + 1} tries: {err}") from err
@@ -232,11 +235,14 @@ class LiteLLMGateway:
         return min(up, key=lambda e: e.slots.load)
 
     async def _call_once(self, endpoint: _Endpoint, messages: list[dict], params: dict, *, n: int,
-                         seed: int) -> list[Answer]:
+                         seed: int, asked: list[float]) -> list[Answer]:
+        """One try; the first try of a call notes in `asked` when it got its slot."""
         async with endpoint.slots.slot(_PRIORITY.get()):
             if not endpoint.up and any(e.up for e in self._endpoints):
                 raise _Rerouted
             started = time.monotonic()
+            if not asked:
+                asked.append(started)
             reply = await self._transport.chat(self._litellm_model, endpoint.url, self._api_key, messages,
                                                {**params, "seed": seed, **({"n": n} if n > 1 else {})},
                                                self._timeout)
