@@ -87,20 +87,20 @@ def prelabel(
                       f"Follow it with: reversener prelabel -p {project} --status")
         return
     services.credentials[project] = (url, token)  # the library build reads the project's texts with them
-    before = services.runtime.llm.stats.snapshot()
+    stats = services.runtime.llm.stats
+    before = stats.snapshot()
     with progress_bars() as bar:
         state: dict = {}
-        counts = prelabel_project(
-            services, project, LabelStudioClient(url, token), batch_size=batch_size,
-            on_total=lambda total: state.update(advance=bar(f"project {project}", total)),
-            progress=lambda n: state["advance"](n), say=console.print,
-        )
+
+        def built(total: int) -> None:  # called once the library is ready, before the first task
+            state.update(advance=bar(f"project {project}", total), build=stats.since(before), tasks=stats.snapshot())
+
+        counts = prelabel_project(services, project, LabelStudioClient(url, token), batch_size=batch_size,
+                                  on_total=built, progress=lambda n: state["advance"](n), say=console.print)
     console.print(f"{counts['predictions']} of {counts['tasks']} tasks predicted, {counts['entities']} entities posted"
                   + (f"; {counts['kept']} already held a prediction of this model_version" if counts["kept"] else ""))
-    spent = services.runtime.llm.stats.since(before)
-    console.print(f"LLM: {spent['calls']:.0f} calls, {spent['prompt_tokens']:.0f} prompt and "
-                  f"{spent['completion_tokens']:.0f} completion tokens, {spent['seconds']:.0f} s "
-                  "(library build included)")
+    console.print(f"LLM: library build {_spent(state['build'])}; tasks {_spent(stats.since(state['tasks']))}",
+                  soft_wrap=True)
     if counts["failed"]:
         console.print(f"[red]{counts['failed']} tasks failed and got no prediction[/red] (causes in the log above); "
                       "run the command again to retry them")
@@ -130,6 +130,11 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     missed = services.missed_types(project, revision)
     console.print(f"types the model misses: {', '.join(missed) or 'none'}; shown in every prompt by up to "
                   f"{method.coverage_demonstrations} corrections (COVERAGE_DEMONSTRATIONS)")
+
+
+def _spent(counters: dict[str, float]) -> str:
+    return (f"{counters['calls']:.0f} calls, {counters['prompt_tokens']:.0f} prompt and "
+            f"{counters['completion_tokens']:.0f} completion tokens, {counters['seconds']:.0f} s")
 
 
 def _show_prelabel(services: Services, project: str) -> None:

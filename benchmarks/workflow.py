@@ -37,8 +37,9 @@ LS_BIN = Path(os.environ.get("LABEL_STUDIO_BIN", ROOT / ".venv-ls" / "bin" / "la
 CONFIG = (ROOT / "label_config.xml").read_text("utf-8")
 UNITS = ("sentence", "paragraph")
 PARAGRAPH_SENTENCES = 5
-# What `prelabel` prints of its LLM cost; rich may wrap the line at any space.
-SPENT = re.compile(r"LLM:\s+(\d+)\s+calls,\s+(\d+)\s+prompt\s+and\s+(\d+)\s+completion\s+tokens,\s+(\d+)\s+s")
+# What `prelabel` prints of its LLM cost, for the library build and then for the tasks; rich may
+# wrap the line at any space.
+SPENT = re.compile(r"(\d+)\s+calls,\s+(\d+)\s+prompt\s+and\s+(\d+)\s+completion\s+tokens,\s+(\d+)\s+s")
 
 
 def result_path(unit: str) -> Path:
@@ -112,10 +113,11 @@ def run(tasks: int = 30, llm_model: str | None = None, llm_api_base: str | None 
                               env={**os.environ, **env, "DATA_DIR": str(data)}, capture_output=True, text=True)
         prelabel = {"seconds": time.monotonic() - started, "exit_code": done.returncode,
                     "predicted": len(_predicted(api, prelabel_project)), "output": done.stderr[-2000:]}
-        spent = SPENT.search(done.stdout)
-        if spent:
+        spent = SPENT.findall(done.stdout + done.stderr)  # the CLI reports on stderr
+        if len(spent) == 2:
             names = ("calls", "prompt_tokens", "completion_tokens", "seconds")
-            prelabel["llm_per_task"] = per_task(dict(zip(names, map(float, spent.groups()), strict=True)), tasks)
+            build, asked = (dict(zip(names, map(float, found), strict=True)) for found in spent)
+            prelabel["llm_build"], prelabel["llm_per_task"] = build, per_task(asked, tasks)
     result = {"machine": machine(), "tasks": tasks, "unit": unit, "llm": llm_model or "bundled", "click": click,
               "prelabel": prelabel, "characters_per_task": sum(map(len, texts)) / len(texts),
               "combine_zero_shot": Settings().combine_zero_shot}

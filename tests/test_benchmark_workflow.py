@@ -24,5 +24,6 @@ def test_sentence_tasks_and_an_unknown_unit():
 
 
 def test_the_cost_line_is_read_even_when_the_terminal_wraps_it():
-    line = "LLM: 312 calls, 250113 prompt and 20044\ncompletion tokens, 2100 s (library build included)"
-    assert SPENT.search(line).groups() == ("312", "250113", "20044", "2100")
+    line = ("LLM: library build 31 calls, 20113 prompt and 2044\ncompletion tokens, 300 s; tasks 290 calls, "
+            "250113 prompt and 20044 completion tokens, 2100 s")
+    assert SPENT.findall(line) == [("31", "20113", "2044", "300"), ("290", "250113", "20044", "2100")]

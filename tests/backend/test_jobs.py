@@ -20,6 +20,7 @@ from backend.project import ProjectConfig
 from backend.services import set_services
 from backend.webhooks import webhook_job
 from backend.worker import run_worker
+from benchmarks.workflow import SPENT
 from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_label_studio import FakeLabelStudio
 from reversener.devtools.fake_openai import Reply
@@ -91,8 +92,10 @@ def test_the_prelabel_command_says_what_the_llm_cost(services):
     assert result.exit_code == 0, result.output
     assert "4 of 4 tasks predicted, 12 entities posted" in result.output
     stats = services.runtime.llm.stats.snapshot()
-    assert stats["calls"] > 4  # the library build's calls and the tasks'
-    assert f"LLM: {stats['calls']} calls, {stats['prompt_tokens']} prompt and" in result.output
+    built, asked = SPENT.findall(result.output)
+    assert int(built[0]) > 0 and int(asked[0]) == 8  # the tasks: with demonstrations and zero-shot each
+    assert int(built[0]) + int(asked[0]) == stats["calls"]
+    assert int(built[1]) + int(asked[1]) == stats["prompt_tokens"]
 
 
 def test_prelabel_posts_a_batch_while_the_next_one_is_predicted(services_for):
