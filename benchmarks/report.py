@@ -576,6 +576,16 @@ def _workflow(unit: str, command: str) -> list[str]:
     rows.append(f"| `reversener prelabel` on {n} other tasks, backend stopped | {prelabel['predicted']} of {n} in "
                 f"{prelabel['seconds']:.0f} s, exit code {prelabel['exit_code']} |")
     rows += _llm_rows("prelabel", prelabel)
+    if (build := prelabel.get("llm_build")) and (cost := prelabel.get("llm_per_task")):
+        rows += [f"| prelabel: the library build's LLM calls / prompt / completion tokens / seconds | "
+                 f"{build['calls']:.0f} / {build['prompt_tokens']:.0f} / {build['completion_tokens']:.0f} / "
+                 f"{build['seconds']:.0f} |",
+                 f"| prelabel: tasks per hour on this machine, the build included | "
+                 f"{3600 * prelabel['predicted'] / prelabel['seconds']:.0f} |",
+                 "| 10,000 such tasks with the default method, the build once: LLM calls / prompt tokens / "
+                 f"completion tokens | {build['calls'] + 10_000 * cost['calls']:,.0f} / "
+                 f"{build['prompt_tokens'] + 10_000 * cost['prompt_tokens']:,.0f} / "
+                 f"{build['completion_tokens'] + 10_000 * cost['completion_tokens']:,.0f} |"]
     return head + [
             f"Measured {_machine(f['machine'])}. Command: {command}. Label Studio 1.23.2 (SQLite, "
             f"`ML_TIMEOUT_PREDICT` 100 s), `reversener serve` with the {f['llm']} LLM and embedded Redis, no "
@@ -595,7 +605,8 @@ def _llm_rows(step: str, figures: dict) -> list[str]:
     cost = figures.get("llm_per_task")
     if not cost:
         return []
-    return [f"| {step}: LLM calls / prompt tokens / completion tokens per task (library build included) | "
+    built = "" if step == "prelabel" else " (library build included)"
+    return [f"| {step}: LLM calls / prompt tokens / completion tokens per task{built} | "
             f"{cost['calls']:.1f} / {cost['prompt_tokens']:.0f} / {cost['completion_tokens']:.0f} |",
             f"| {step}: LLM seconds per task | {cost['seconds']:.1f} |"]
 
