@@ -237,3 +237,52 @@ def test_a_correction_through_label_studio_makes_the_next_retrieve_right_for_ano
             tasks[texts[1]]]["model_version"]
         assert labels(other) == {"Anna": "PER", "Paris": "LOC", "Bob": "PER"}
         assert [r["meta"] for r in other["result"] if r["value"]["text"] == "Paris"] == [{"text": [NOTE]}]
+
+
+def test_unsure_regions_annotators_keep_deleting_through_label_studio_stop_coming_back(label_studio,
+                                                                                      tmp_path_factory):
+    """The scripted LLM adds an unsure, wrong location (`dayN`, probability 0.3) to every answer. After
+    annotators delete it in 25 tasks through Label Studio, the next Retrieve predictions leaves it out
+    of the other tasks, and GET /thresholds says why."""
+    from .test_thresholds import unsure_about_days
+
+    api = _api(label_studio)
+    config = (ROOT / "label_config.xml").read_text("utf-8")
+    project = api.post("/api/projects", json={"title": "thresholds", "label_config": config}).json()["id"]
+    texts = [f"Anna met Bob on day{i}." for i in range(27)]
+    assert api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts]).json()["task_count"] == 27
+    tasks = {t["data"]["text"]: t["id"] for t in api.get("/api/tasks", params={"project": project,
+                                                                               "page_size": 100}).json()["tasks"]}
+    data = tmp_path_factory.mktemp("thresholds-backend")
+    with FakeOpenAIServer(unsure_about_days) as llm, stack.backend(data, {
+            "LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
+            "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN, "FEATURE_SENTENCES": "2"}) as url:
+        assert api.post("/api/ml", json={"project": project, "url": url, "title": "reversener"}).status_code == 201
+
+        def retrieve() -> dict[int, dict]:
+            done = api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
+                            json={"selectedItems": {"all": True, "excluded": []}})
+            assert done.status_code == 200, done.text
+            latest: dict[int, dict] = {}
+            for p in sorted(api.get("/api/predictions", params={"project": project}).json(), key=lambda p: p["id"]):
+                latest[p["task"]] = p
+            return latest
+
+        def names(prediction: dict) -> set[str]:
+            return {r["value"]["text"] for r in prediction["result"]}
+
+        before = retrieve()
+        assert all(names(before[tasks[t]]) == {"Anna", "Bob", t.split()[-1].rstrip(".")} for t in texts)
+        for text in texts[:25]:  # the annotator keeps the people and deletes the day
+            prediction = before[tasks[text]]
+            kept = [r | {"origin": "prediction"} for r in prediction["result"] if r["value"]["text"] in ("Anna", "Bob")]
+            api.post(f"/api/tasks/{tasks[text]}/annotations",
+                     json={"result": kept, "parent_prediction": prediction["id"]}).raise_for_status()
+        deadline = time.monotonic() + 60
+        learned = f"{url}/thresholds?project={project}"
+        while time.monotonic() < deadline and httpx.get(learned).json()["corrections"] < 25:
+            time.sleep(1)
+        assert httpx.get(learned).json()["raised"] == {"LOC": 0.35}
+        after = retrieve()
+        for text in texts[25:]:
+            assert names(after[tasks[text]]) == {"Anna", "Bob"} and ".t" in after[tasks[text]]["model_version"]
