@@ -143,6 +143,12 @@ def _predictions(api: httpx.Client, project: int) -> dict[int, list[dict]]:
     return found
 
 
+def _retrieve_latest(api: httpx.Client, project: int) -> dict[int, dict]:
+    """Click Retrieve predictions on every task; each task's latest prediction."""
+    _retrieve(api, project)
+    return {task: max(found, key=lambda p: p["id"]) for task, found in _predictions(api, project).items()}
+
+
 def test_one_click_predicts_30_tasks_though_they_outlast_the_deadline(label_studio, slow_backend):
     api = _api(label_studio)
     texts = [f"Angela Merkel met Bob in Oslo, meeting {i}." for i in range(30)]
@@ -205,19 +211,10 @@ def test_a_correction_through_label_studio_makes_the_next_retrieve_right_for_ano
             "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN, "FEATURE_SENTENCES": "2"}) as url:
         assert api.post("/api/ml", json={"project": project, "url": url, "title": "reversener"}).status_code == 201
 
-        def retrieve() -> dict[int, dict]:
-            done = api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
-                            json={"selectedItems": {"all": True, "excluded": []}})
-            assert done.status_code == 200, done.text
-            latest: dict[int, dict] = {}
-            for p in sorted(api.get("/api/predictions", params={"project": project}).json(), key=lambda p: p["id"]):
-                latest[p["task"]] = p
-            return latest
-
         def labels(prediction: dict) -> dict[str, str]:
             return {r["value"]["text"]: r["value"]["labels"][0] for r in prediction["result"]}
 
-        before = retrieve()
+        before = _retrieve_latest(api, project)
         assert labels(before[tasks[texts[1]]]) == {"Anna": "PER", "Paris": "PER", "Bob": "PER"}
         corrected = tasks[texts[0]]
         region = dict(before[corrected]["result"][0])
@@ -231,7 +228,7 @@ def test_a_correction_through_label_studio_makes_the_next_retrieve_right_for_ano
         assert httpx.get(f"{url}/memory?project={project}").json()["names"] == [
             {"name": "Paris", "label": "LOC", "agreement": 1.0, "corrections": 1}]
 
-        after = retrieve()
+        after = _retrieve_latest(api, project)
         other = after[tasks[texts[1]]]
         assert other["id"] != before[tasks[texts[1]]]["id"] and other["model_version"] != before[
             tasks[texts[1]]]["model_version"]
@@ -259,19 +256,10 @@ def test_unsure_regions_annotators_keep_deleting_through_label_studio_stop_comin
             "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN, "FEATURE_SENTENCES": "2"}) as url:
         assert api.post("/api/ml", json={"project": project, "url": url, "title": "reversener"}).status_code == 201
 
-        def retrieve() -> dict[int, dict]:
-            done = api.post(f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
-                            json={"selectedItems": {"all": True, "excluded": []}})
-            assert done.status_code == 200, done.text
-            latest: dict[int, dict] = {}
-            for p in sorted(api.get("/api/predictions", params={"project": project}).json(), key=lambda p: p["id"]):
-                latest[p["task"]] = p
-            return latest
-
         def names(prediction: dict) -> set[str]:
             return {r["value"]["text"] for r in prediction["result"]}
 
-        before = retrieve()
+        before = _retrieve_latest(api, project)
         assert all(names(before[tasks[t]]) == {"Anna", "Bob", t.split()[-1].rstrip(".")} for t in texts)
         for text in texts[:25]:  # the annotator keeps the people and deletes the day
             prediction = before[tasks[text]]
@@ -283,6 +271,6 @@ def test_unsure_regions_annotators_keep_deleting_through_label_studio_stop_comin
         while time.monotonic() < deadline and httpx.get(learned).json()["corrections"] < 25:
             time.sleep(1)
         assert httpx.get(learned).json()["raised"] == {"LOC": 0.35}
-        after = retrieve()
+        after = _retrieve_latest(api, project)
         for text in texts[25:]:
             assert names(after[tasks[text]]) == {"Anna", "Bob"} and ".t" in after[tasks[text]]["model_version"]
