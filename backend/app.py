@@ -136,7 +136,7 @@ def create_app(services: Services | None = None) -> Flask:
         project = _project({"project": request.args.get("project")})
         method, revision = services.settings.method(), services.store.revision(project)
         return jsonify(project=project, enabled=method.learn_thresholds, min_score=method.min_score,
-                       corrections=len(services.store.scored_corrections(project)),
+                       corrections=len(services.scored(project, revision)),
                        min_corrections=method.threshold_corrections,
                        raised=dict(services.thresholds(project, revision).raised),
                        missed_types=list(services.missed_types(project, revision)),

@@ -122,7 +122,7 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
                   f"{len(known)} names (agreement >= {method.memory_agreement})")
     for name, (label, share, votes) in sorted(known.items()):
         console.print(f"  {name!r} -> {label or 'not an entity'} ({share:.0%} of {votes} corrections)")
-    corrections = len(services.store.scored_corrections(project))
+    corrections = len(services.scored(project, revision))
     console.print(f"thresholds per type {'on' if method.learn_thresholds else 'off'}: {corrections} corrections "
                   f"with the LLM's answer (from {method.threshold_corrections} on), MIN_SCORE {method.min_score}")
     for label, threshold in sorted(raised.items()):

@@ -71,10 +71,13 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
             raise RetryLater(f"annotation {annotation['id']}: {err}") from err
         regions = target.regions(annotation.get("result"))
         spans = tuple(spans_from_results(text, regions, target.types))
-        edits = diff(_predicted(text, served, regions, target), spans)
+        predicted = _predicted(text, served, regions, target)
+        edits = diff(predicted, spans)
         services.metrics.add(**{f"correction_regions_{kind}": n for kind, n in Counter(e.kind for e in edits).items()})
         example = Example(_example_id(annotation, target), text, spans, "human")
-        parts = split_correction(example, services.settings.method())
+        # What it fixed is known from the prediction served, or from the origins the editor gave regions
+        known = served is not None or any("origin" in r for r in regions)
+        parts = split_correction(example, services.settings.method(), predicted if known else None)
         vectors = services.runtime.embedder.embed([part.text for part in parts])
         scored = None if answer is None else scored_record(target.spans(text, answer.get("result")), spans)
         stored += services.store.upsert_human(config.project, example.id, list(zip(parts, vectors, strict=True)),

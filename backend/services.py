@@ -18,7 +18,7 @@ from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
-from reversener.thresholds import Thresholds, missed_types
+from reversener.thresholds import Scored, Thresholds, missed_types
 
 from .errors import LabelStudioError
 from .job_queue import JobQueue
@@ -27,7 +27,7 @@ from .pending import PendingPredictions
 from .redis_conn import connect
 from .settings import BackendSettings
 from .spool import WebhookSpool
-from .store import LibraryStore
+from .store import LibraryStore, StoredCorrection
 
 T = TypeVar("T")
 
@@ -68,6 +68,7 @@ class Services:
         self._clients: dict[tuple[str, str], LabelStudioClient] = {}
         self._configs: dict[str, str] = {}
         self._libraries: dict[tuple[str, str], tuple[int, ExampleLibrary]] = {}
+        self._corrections: dict[str, tuple[int, list[StoredCorrection]]] = {}
         self._memories: dict[str, tuple[int, NameMemory]] = {}
         self._thresholds: dict[str, tuple[int, Thresholds]] = {}
         self._missed: dict[str, tuple[int, tuple[str, ...]]] = {}
@@ -153,25 +154,33 @@ class Services:
                 self._libraries[(project, lib_key)] = (revision, library)
         return library
 
+    def corrections(self, project: str, revision: int | None) -> list[StoredCorrection]:
+        """The project's corrections at `revision`, read from Redis only when the revision moved on (a
+        correction stored or deleted); None for `revision`: the last ones read."""
+        return self._learned(self._corrections, project, revision, lambda: self.store.corrections(project), list)
+
     def memory(self, project: str, revision: int | None, agreement: float) -> NameMemory:
-        """The project's memory of names at `revision`, rebuilt only when the revision moved on (a
-        correction stored or deleted); None for `revision`: the last one in memory."""
+        """The project's memory of names at `revision`, as `corrections` are kept."""
         return self._learned(self._memories, project, revision,
-                             lambda: NameMemory(self.store.name_votes(project), agreement),
+                             lambda: NameMemory((c.votes for c in self.corrections(project, revision)), agreement),
                              lambda: NameMemory((), agreement))
 
+    def scored(self, project: str, revision: int | None) -> list[Scored]:
+        """What the corrections that had the LLM's answer at hand say of its scores."""
+        return [c.scored for c in self.corrections(project, revision) if c.scored is not None]
+
     def thresholds(self, project: str, revision: int | None) -> Thresholds:
-        """The project's thresholds per type at `revision`, as `memory` is kept."""
+        """The project's thresholds per type at `revision`, as `corrections` are kept."""
         method = self.settings.method()
         return self._learned(self._thresholds, project, revision,
-                             lambda: Thresholds.learn(self.store.scored_corrections(project), method.min_score,
+                             lambda: Thresholds.learn(self.scored(project, revision), method.min_score,
                                                       method.threshold_corrections),
                              Thresholds)
 
     def missed_types(self, project: str, revision: int | None) -> tuple[str, ...]:
-        """The types the project's corrections show the model missing, at `revision`, as `memory` is kept."""
+        """The types the project's corrections show the model missing, at `revision`, as `corrections` are kept."""
         return self._learned(self._missed, project, revision,
-                             lambda: tuple(missed_types(self.store.scored_corrections(project))), tuple)
+                             lambda: tuple(missed_types(self.scored(project, revision))), tuple)
 
     def _learned(self, cache: dict[str, tuple[int, T]], project: str, revision: int | None,
                  build: Callable[[], T], empty: Callable[[], T]) -> T:

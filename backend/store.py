@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -19,7 +20,7 @@ from reversener.library import ExampleLibrary, example_from_dict, example_to_dic
 from reversener.thresholds import Scored
 from reversener.types import Example
 
-__all__ = ["LibraryStore"]
+__all__ = ["LibraryStore", "StoredCorrection"]
 
 # A correction bumps the revision, and the generation once every ARGV[1] corrections.
 _COUNT_CORRECTION = """
@@ -121,7 +122,7 @@ class LibraryStore:
         loaded = [_load(raw) for raw in synthetic.values()] + [part for raw in human.values() for part in _parts(raw)]
         for example, vector in loaded:
             spans = tuple(s for s in example.spans if s.label in types)
-            library.upsert(Example(example.id, example.text, spans, example.source), vector)
+            library.upsert(replace(example, spans=spans), vector)
         return library
 
     # --- human examples ---
@@ -144,15 +145,9 @@ class LibraryStore:
     def human_examples(self, project: str) -> list[Example]:
         return [example for raw in self.redis.hvals(self.key(project, "human")) for example, _ in _parts(raw)]
 
-    def name_votes(self, project: str) -> list[dict[str, str]]:
-        """What each stored correction says of names (memory of names)."""
-        return [_votes(raw) for raw in self.redis.hvals(self.key(project, "human"))]
-
-    def scored_corrections(self, project: str) -> list[Scored]:
-        """What each correction that had the LLM's answer at hand says of its scores."""
-        records = (json.loads(raw) for raw in self.redis.hvals(self.key(project, "human")))
-        return [Scored(tuple((label, score, kept) for label, score, kept in r["scored"]["regions"]),
-                       r["scored"]["gold"]) for r in records if "scored" in r]
+    def corrections(self, project: str) -> list[StoredCorrection]:
+        """What each stored correction says of names and, where it had the LLM's answer at hand, of its scores."""
+        return [_correction(raw) for raw in self.redis.hvals(self.key(project, "human"))]
 
     def _human_keys(self, project: str) -> list[str]:
         return [self.key(project, "human"), self.key(project, "human", "stamps"),
@@ -253,10 +248,22 @@ def _parts(raw: bytes | str) -> list[tuple[Example, np.ndarray]]:
     return [example_from_dict(part) for part in record["parts"]] if "parts" in record else [example_from_dict(record)]
 
 
-def _votes(raw: bytes | str) -> dict[str, str]:
-    """A stored correction's votes; one stored before votes were kept votes for the names it labels."""
+@dataclass(frozen=True)
+class StoredCorrection:
+    """One stored correction as the project's memory of names and thresholds read it."""
+
+    votes: dict[str, str]
+    scored: Scored | None
+
+
+def _correction(raw: bytes | str) -> StoredCorrection:
+    """A stored correction; one stored before votes were kept votes for the names it labels."""
     record = json.loads(raw)
     if "votes" in record:
-        return dict(record["votes"])
-    example, _ = example_from_dict(record)
-    return {example.text[s.start : s.end]: s.label for s in example.spans}
+        votes = dict(record["votes"])
+    else:
+        example, _ = example_from_dict(record)
+        votes = {example.text[s.start : s.end]: s.label for s in example.spans}
+    scored = record.get("scored")
+    return StoredCorrection(votes, None if scored is None else Scored(
+        tuple((label, score, kept) for label, score, kept in scored["regions"]), scored["gold"]))

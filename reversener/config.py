@@ -29,6 +29,16 @@ class MethodConfig(BaseModel):
         "corrections show the model missing (recall below 0.5 on at least 3 of them) where no other demonstration "
         "shows it: the nearest correction that holds it. 0 (the default until a learning curve measures it): off.",
     )
+    fixes_first: int = Field(
+        0, ge=0, description="Among this many nearest corrections per text, those that changed the model's prediction "
+        "(a region retyped, re-bounded, deleted or added) fill the HUMAN_DEMONSTRATIONS places first. 0 (the default "
+        "until a learning curve measures it), or at most HUMAN_DEMONSTRATIONS: the nearest, whatever they fixed.",
+    )
+    corrections_per_slot: int = Field(
+        0, ge=0, description="For every this many stored corrections, one of the m generated demonstrations gives its "
+        "place to one more nearest correction, down to one generated demonstration. 0 (the default until a learning "
+        "curve measures it): corrections never displace generated examples.",
+    )
     negative_share: float = Field(
         0.25, ge=0, lt=1,
         description="Most share of entity-free examples in a library build and among one text's demonstrations "

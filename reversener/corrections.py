@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .align import find_all
@@ -147,20 +147,28 @@ class Recalled:
     dropped: int
 
 
-def split_correction(example: Example, config: MethodConfig) -> list[Example]:
+def split_correction(example: Example, config: MethodConfig,
+                     predicted: Sequence[Span] | None = None) -> list[Example]:
     """The example as the chunks `Recognizer.recognize` would ask about (MAX_CHUNK_CHARS,
-    PACK_SENTENCES), each with its spans re-based to it. A text of one chunk is returned as it is
-    (same id); several get ids `<id>#<k>`, k counting from 0, each with the source of the original.
-    No span is ever cut: where one runs across a border between two sentences, those sentences count
-    as one when packing, so that chunk may differ from the recognizer's (and exceed the budget if
-    the joined sentences do). Spans are clipped to their chunk's trimmed ends, where only
-    whitespace is lost; a blank text gives no example."""
+    PACK_SENTENCES), each with its spans re-based to it. A text of one chunk keeps its id; several
+    get ids `<id>#<k>`, k counting from 0, each with the source of the original. With `predicted`
+    (the model's spans for the whole text), each part's `fixes` counts what the annotator changed of
+    them within it. No span is ever cut: where one runs across a border between two sentences, those
+    sentences count as one when packing, so that chunk may differ from the recognizer's (and exceed
+    the budget if the joined sentences do). Spans are clipped to their chunk's trimmed ends, where
+    only whitespace is lost; a blank text gives no example."""
     ranges = [(s.start, s.end) for s in example.spans]
     chunks = chunk_text(example.text, config.max_chunk_chars, config.pack_sentences, whole=ranges)
-    if len(chunks) <= 1:
-        return [example] if chunks else []
-    return [Example(f"{example.id}#{k}", example.text[start:end], _rebased(example.spans, start, end), example.source)
-            for k, (start, end) in enumerate(chunks)]
+    if len(chunks) == 1:  # kept whole, untrimmed
+        chunks, parts = [(0, len(example.text))], [example]
+    else:
+        parts = [replace(example, id=f"{example.id}#{k}", text=example.text[start:end],
+                         spans=_rebased(example.spans, start, end)) for k, (start, end) in enumerate(chunks)]
+    if predicted is None:
+        return parts
+    return [replace(part, fixes=sum(edit.kind != "accepted" for edit in diff(_rebased(tuple(predicted), start, end),
+                                                                           part.spans)))
+            for part, (start, end) in zip(parts, chunks, strict=True)]
 
 
 def _rebased(spans: tuple[Span, ...], start: int, end: int) -> tuple[Span, ...]:

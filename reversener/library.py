@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -81,28 +82,39 @@ class ExampleLibrary:
                 and len(self.nearest(None, m, max_negatives, humans)) == len(self))
 
     def nearest(self, vector: np.ndarray | None, m: int, max_negatives: int | None = None,
-                humans: int = 0, max_chars: int | None = None, label: str | None = None) -> list[Example]:
+                humans: int = 0, max_chars: int | None = None, label: str | None = None,
+                fixes_first: int = 0) -> list[Example]:
         """The m most similar generated examples and the `humans` most similar human corrections, most
         similar first (ties: human first, then by id; a vector of None ties all). Separate quotas: a
         correction from another document must not displace the generated example that copies this
         text's structure, which cost F1 when they competed (docs/method.md, Why these defaults). At most
         `max_negatives` of them all without entities: a prompt of mostly empty answers teaches a small
         model to answer empty. Examples longer than `max_chars`, or (with `label`) holding no entity of
-        that label, are passed over."""
+        that label, are passed over. With `fixes_first`, among that many nearest corrections those
+        that fixed an error of the model come first."""
         room = {False: max(m, 0), True: max(humans, 0)}  # keyed by "is human"
         if not any(room.values()) or not self._examples:
             return []
         ids, matrix, tiebreak = self._stacked()
         similarity = (np.zeros(len(ids), dtype=np.float32) if vector is None
                       else np.round(matrix @ np.asarray(vector, dtype=np.float32), _TIE_DECIMALS))
-        order = np.lexsort((tiebreak, -similarity))  # last key sorts first
+
+        def eligible(example: Example) -> bool:
+            return ((max_chars is None or len(example.text) <= max_chars)
+                    and (label is None or any(s.label == label for s in example.spans)))
+
+        order = list(np.lexsort((tiebreak, -similarity)))  # last key sorts first
+        if fixes_first > humans:
+            slots = list(islice((k for k, i in enumerate(order) if self._examples[ids[i]].source == "human"
+                                 and eligible(self._examples[ids[i]])), fixes_first))
+            pool = sorted((order[k] for k in slots), key=lambda i: self._examples[ids[i]].fixes == 0)  # stable
+            for k, i in zip(slots, pool, strict=True):
+                order[k] = i
         picked, negatives = [], 0
         for i in order:
             example = self._examples[ids[i]]
             human = example.source == "human"
-            if not room[human] or (max_chars is not None and len(example.text) > max_chars):
-                continue
-            if label is not None and all(s.label != label for s in example.spans):
+            if not room[human] or not eligible(example):
                 continue
             if not example.spans:
                 if max_negatives is not None and negatives >= max_negatives:
@@ -176,7 +188,8 @@ class ExampleLibrary:
 
 def _example_dict(example: Example) -> dict:
     spans = [{"start": s.start, "end": s.end, "label": s.label} for s in example.spans]
-    return {"id": example.id, "text": example.text, "spans": spans, "source": example.source}
+    fixes = {"fixes": example.fixes} if example.fixes else {}  # absent at 0: earlier libraries keep their version
+    return {"id": example.id, "text": example.text, "spans": spans, "source": example.source, **fixes}
 
 
 def example_to_dict(example: Example, vector: np.ndarray) -> dict:
@@ -187,5 +200,5 @@ def example_to_dict(example: Example, vector: np.ndarray) -> dict:
 
 def example_from_dict(item: dict) -> tuple[Example, np.ndarray]:
     spans = tuple(Span(s["start"], s["end"], s["label"]) for s in item["spans"])
-    example = Example(str(item["id"]), item["text"], spans, item.get("source", "synthetic"))
+    example = Example(str(item["id"]), item["text"], spans, item.get("source", "synthetic"), int(item.get("fixes", 0)))
     return example, np.frombuffer(base64.b64decode(item["vector"]), dtype="<f4").copy()

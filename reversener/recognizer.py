@@ -218,10 +218,11 @@ class Recognizer:
         """Each text's demonstrations, in the order shown (embedded in one batch). None is longer than
         MAX_CHUNK_CHARS (a correction stored whole before corrections were split per chunk), so a
         prompt holds at most m + HUMAN_DEMONSTRATIONS + COVERAGE_DEMONSTRATIONS + 1 chunks' worth of text."""
-        m, humans, longest = self.config.demonstrations, self.config.human_demonstrations, self.config.max_chunk_chars
+        longest, fixes_first = self.config.max_chunk_chars, self.config.fixes_first
         library = self.library
         if library is None or self.zero_shot or not texts:
             return [[] for _ in texts]
+        m, humans = self._places(library)
         if self.config.demo_strategy == "random":
             pool = [example for example in library if len(example.text) <= longest]
             picks = [[pool[j] for j in self._rng.choice(len(pool), min(m, len(pool)), replace=False)]
@@ -232,8 +233,16 @@ class Recognizer:
                 picks = [library.nearest(None, m, negatives, humans, longest)[::-1]] * len(texts)
             else:
                 vectors = self.embedder.embed(texts)
-                picks = [self._covered(v, library.nearest(v, m, negatives, humans, longest)[::-1]) for v in vectors]
+                picks = [self._covered(v, library.nearest(v, m, negatives, humans, longest,
+                                                          fixes_first=fixes_first)[::-1]) for v in vectors]
         return [_ordered(shots) for shots in picks]
+
+    def _places(self, library: ExampleLibrary) -> tuple[int, int]:
+        """Generated and human demonstrations per text: HUMAN_DEMONSTRATIONS, plus one generated place
+        handed over for every CORRECTIONS_PER_SLOT corrections in the library, keeping one generated."""
+        m, every = self.config.demonstrations, self.config.corrections_per_slot
+        moved = min(library.counts().get("human", 0) // every, m - 1) if every and m else 0
+        return m - moved, self.config.human_demonstrations + moved
 
     def _covered(self, vector: np.ndarray, shots: list[Example]) -> list[Example]:
         """`shots` with, for each type to cover that none of them shows, the nearest human correction that

@@ -48,12 +48,15 @@ class Sentence:
 
 @dataclass(frozen=True)
 class Example:
-    """One demonstration in the example library, with where it came from."""
+    """One demonstration in the example library, with where it came from; for a human correction,
+    `fixes` counts the regions of the model's prediction the annotator changed (retyped, re-bounded,
+    deleted or added), 0 where it accepted them all or the prediction is unknown."""
 
     id: str
     text: str
     spans: tuple[Span, ...]
     source: Source = "synthetic"
+    fixes: int = 0
 
     @property
     def sentence(self) -> Sentence:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -133,6 +134,26 @@ def test_generated_examples_and_human_corrections_fill_their_own_quotas():
     assert ids(library.nearest(unit(1, 0), 4)) == []
 
 
+def test_corrections_that_fixed_an_error_come_first_among_the_nearest_few():
+    library = empty_library()
+    library.upsert(example("accepted, nearest", source="human"), unit(1, 0.1))
+    library.upsert(example("accepted, second", source="human"), unit(1, 0.2))
+    library.upsert(replace(example("fixed, third", source="human"), fixes=2), unit(1, 0.3))
+    library.upsert(replace(example("fixed, far", source="human"), fixes=1), unit(0, 1))
+    library.upsert(example("synthetic"), unit(1, 0))
+    assert ids(library.nearest(unit(1, 0), 1, humans=2)) == ["synthetic", "accepted, nearest", "accepted, second"]
+    # Among the 3 nearest corrections, the one that fixed an error takes a place; the far one stays out.
+    assert ids(library.nearest(unit(1, 0), 1, humans=2, fixes_first=3)) == [
+        "synthetic", "fixed, third", "accepted, nearest"]
+    assert ids(library.nearest(unit(1, 0), 1, humans=2, fixes_first=2)) == [
+        "synthetic", "accepted, nearest", "accepted, second"]
+    # A pool of 4 reaches both fixed ones, nearest first; one too long to show is not in the pool.
+    assert ids(library.nearest(unit(1, 0), 0, humans=2, fixes_first=4)) == ["fixed, third", "fixed, far"]
+    library.upsert(replace(example("fixed, long", "Anna lives in Rome. " * 10, source="human"), fixes=1),
+                   unit(1, 0.25))
+    assert ids(library.nearest(unit(1, 0), 0, humans=1, fixes_first=3, max_chars=100)) == ["fixed, third"]
+
+
 def test_a_library_fits_when_nearest_picks_all_of_it_whatever_the_query():
     library = empty_library()
     library.upsert(example("b"), unit(1, 0))
@@ -188,6 +209,8 @@ def test_version_changes_on_every_content_change():
     seen.append(library.version)
     library.upsert(example("a", "Anna moved to Oslo.", source="human"), unit(1, 0))  # new source
     seen.append(library.version)
+    library.upsert(replace(example("a", "Anna moved to Oslo.", source="human"), fixes=1), unit(1, 0))  # what it fixed
+    seen.append(library.version)
     library.remove("b")
     seen.append(library.version)
 
@@ -228,7 +251,8 @@ def vectors_of(library: ExampleLibrary) -> dict[str, np.ndarray]:
 def test_save_load_round_trip(tmp_path):
     embedder = FakeEmbedder()
     library = ExampleLibrary(TYPES, embedder.name, meta={"seed": 3})
-    examples = [example("a"), example("b", "Bo lives in Oslo.", source="human"), example("c", "Nobody.")]
+    examples = [example("a"), replace(example("b", "Bo lives in Oslo.", source="human"), fixes=2),
+                example("c", "Nobody.")]
     vectors = embedder.embed([e.text for e in examples])
     library.extend(examples, vectors)
 
@@ -236,6 +260,8 @@ def test_save_load_round_trip(tmp_path):
     library.save(path)
     assert path.exists() and not path.with_suffix(".json.tmp").exists()
 
+    # Written only where a correction fixed something, so libraries saved before keep their version.
+    assert [item.get("fixes") for item in json.loads(path.read_text("utf-8"))["examples"]] == [None, 2, None]
     loaded = ExampleLibrary.load(path)
     assert loaded.types == TYPES and loaded.embedder == "fake" and loaded.meta == {"seed": 3}
     assert list(loaded) == examples

@@ -60,6 +60,33 @@ def test_human_corrections_are_shown_beside_the_generated_examples_not_instead_o
     assert sum("Maria" in s for s in shown) == 2 and sum("Acme" in s for s in shown) == 1
 
 
+def test_corrections_take_generated_places_as_they_accumulate_and_those_that_fixed_errors_go_first():
+    embedder = FakeEmbedder()
+    generated = [Example(f"g{i}", f"Maria walked to Rome on day {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")))
+                 for i in range(4)]
+    accepted = [Example(f"h{i}", f"Maria walked to Oslo on day {i}.", (Span(0, 5, "PER"), Span(16, 20, "LOC")),
+                        "human") for i in range(3)]
+    fixed = Example("h-fixed", "Maria drove to Oslo with Pierre later on.", (Span(0, 5, "PER"), Span(15, 19, "LOC"),
+                                                                             Span(25, 31, "PER")), "human", fixes=1)
+    library = library_of(TYPES, embedder, *generated, *accepted, fixed)
+    question = "Maria walked to Paris on day 7."
+
+    def shown(**config) -> list[str]:
+        llm = ScriptedLLM.always(entities_answer())
+        Recognizer(llm, embedder, TYPES, library, MethodConfig(demonstrations=4, human_demonstrations=1, **config)
+                   ).recognize([question])
+        return [content.removeprefix("Text: ") for role, content in llm.requests[0].messages[1:-1] if role == "user"]
+
+    def counted(texts: list[str]) -> tuple[int, int]:
+        return sum("Rome" in t for t in texts), sum("Oslo" in t for t in texts)
+
+    assert counted(shown()) == (4, 1) and "Pierre" not in " ".join(shown())  # the fixed one is not the nearest
+    assert counted(shown(corrections_per_slot=2)) == (2, 3)  # 4 corrections: 2 generated places handed over
+    assert counted(shown(corrections_per_slot=1)) == (1, 4)  # never the last generated one
+    assert counted(shown(fixes_first=4)) == (4, 1) and fixed.text in shown(fixes_first=4)
+    assert fixed.text not in shown(fixes_first=1)  # a pool no larger than the places: nearest first
+
+
 def test_a_type_the_model_misses_is_shown_by_the_nearest_correction_that_holds_it():
     embedder = FakeEmbedder()
     types = TYPES | {"MISC": "nationalities"}

@@ -83,3 +83,17 @@ def test_random_labeled_texts_lose_no_span_and_cut_none():
         assert sorted(pair for p in parts for pair in _named(p)) == sorted(_named(correction))
         if parts != [correction]:  # split: trimmed pieces of the text, none over the budget
             assert all(p.text.strip() == p.text and p.text in text and len(p.text) <= budget for p in parts)
+
+
+def test_each_part_counts_what_the_annotator_changed_of_the_prediction_within_it():
+    correction = Example("ann-7:label", PARAGRAPH, _labeled(PARAGRAPH), "human")
+    predicted = [s for s in correction.spans if PARAGRAPH[s.start : s.end] != "Ajax"]  # both Ajax missed
+    smith = PARAGRAPH.index("Smith")
+    predicted = [s if s.start != smith else Span(s.start, s.end, "ORG") for s in predicted]  # Smith retyped
+    predicted.append(Span(PARAGRAPH.index("Organisers"), PARAGRAPH.index("Organisers") + 10, "ORG"))  # deleted
+    parts = split_correction(correction, MethodConfig(max_chunk_chars=120, pack_sentences=True), predicted)
+    assert [p.fixes for p in parts] == [1, 1, 2]
+    assert [p.fixes for p in split_correction(correction, MethodConfig(max_chunk_chars=120, pack_sentences=True))] \
+        == [0, 0, 0]  # the prediction unknown: nothing counted
+    [whole] = split_correction(correction, MethodConfig(pack_sentences=True), predicted[:2])  # one chunk, as it is
+    assert whole.id == correction.id and whole.fixes == len(correction.spans) - 2

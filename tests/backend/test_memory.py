@@ -31,8 +31,10 @@ def predict(client, *texts: str, context: dict | None = None) -> list[dict]:
 
 
 def submit(client, services, annotation_id: int, text: str, labeled: list[tuple[str, str]],
-           action: str = "ANNOTATION_CREATED", stamp: str = "2026-12-07T10:00:00.000000Z") -> None:
-    """An annotator's submission as Label Studio 1.23.2 sends it: each region with its origin."""
+           action: str = "ANNOTATION_CREATED", stamp: str = "2026-12-07T10:00:00.000000Z",
+           origin: str | None = "prediction-changed") -> None:
+    """An annotator's submission as Label Studio 1.23.2 sends it: each region with its origin (none
+    with `origin` None, as an annotation imported by hand)."""
     event = payload("annotation_created")
     event["action"] = action
     event["project"]["id"] = 9
@@ -41,8 +43,8 @@ def submit(client, services, annotation_id: int, text: str, labeled: list[tuple[
     for name, label in labeled:
         start = text.index(name)
         result.append({"id": f"r{len(result)}", "from_name": "label", "to_name": "text", "type": "labels",
-                       "origin": "prediction-changed", "value": {"start": start, "end": start + len(name),
-                                                                "text": name, "labels": [label]}})
+                       "value": {"start": start, "end": start + len(name), "text": name, "labels": [label]}}
+                      | ({} if origin is None else {"origin": origin}))
     event["annotation"] |= {"id": annotation_id, "task": annotation_id, "project": 9, "result": result,
                             "created_at": stamp, "updated_at": stamp}
     assert client.post("/webhook", json=event).status_code == 201
@@ -159,3 +161,14 @@ def test_a_paragraph_correction_is_stored_per_chunk_and_removed_whole(services_f
     assert client.post("/webhook", json=deleted).status_code == 201
     services.jobs.drain()
     assert services.store.human_examples("9") == [] and memory(client) == {}
+
+
+def test_a_correction_is_stored_with_how_many_of_the_models_regions_it_changed(services_for):
+    services = services_for(wrong_about_paris_and_may)
+    client = create_app(services).test_client()
+    predict(client, "Anna lives in Paris.", "Anna came in May.")
+    submit(client, services, 1, "Anna lives in Paris.", [("Anna", "PER"), ("Paris", "LOC")])  # Paris retyped
+    submit(client, services, 2, "Anna came in May.", [("Anna", "PER"), ("May", "PER")])  # all kept
+    submit(client, services, 3, "Bo saw Rome.", [("Bo", "PER"), ("Rome", "LOC")], origin=None)  # never predicted
+    fixes = {e.id: e.fixes for e in services.store.human_examples("9")}
+    assert fixes == {"ann-1@label": 1, "ann-2@label": 0, "ann-3@label": 0}  # unknown counts as nothing fixed

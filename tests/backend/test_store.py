@@ -29,3 +29,24 @@ def test_a_served_prediction_comes_back_with_its_answer_and_one_kept_before_with
     redis_client.set(store.key("1", "served", "old"), json.dumps(served))  # as an earlier version stored it
     assert store.served("1", "old") == (served, None)
     assert store.served("1", "none") == (None, None)
+
+
+def test_corrections_read_back_with_their_votes_and_scores_and_those_stored_before_votes_were_kept(redis_client):
+    import json
+    import uuid
+
+    import numpy as np
+
+    from reversener.library import example_to_dict
+    from reversener.thresholds import Scored
+    from reversener.types import Example, Span
+
+    store = LibraryStore(redis_client, f"t-{uuid.uuid4().hex[:6]}")
+    example = Example("ann-1@label", "Anna lives in Paris.", (Span(0, 4, "PER"), Span(14, 19, "LOC")), "human")
+    scored = Scored((("PER", 0.9, True), ("PER", 0.3, False)), {"PER": 1, "LOC": 1})
+    assert store.upsert_human("1", example.id, [(example, np.ones(3))], {"Paris": "LOC", "May": ""}, 1.0,
+                              scored=scored)
+    old = example_to_dict(Example("ann-2@label", "Bo saw Rome.", (Span(7, 11, "LOC"),), "human"), np.ones(3))
+    redis_client.hset(store.key("1", "human"), "ann-2@label", json.dumps(old))  # one example, as first stored
+    read = sorted(store.corrections("1"), key=lambda c: len(c.votes))
+    assert [(c.votes, c.scored) for c in read] == [({"Rome": "LOC"}, None), ({"Paris": "LOC", "May": ""}, scored)]
