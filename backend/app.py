@@ -131,8 +131,8 @@ def create_app(services: Services | None = None) -> Flask:
     @app.get("/thresholds")
     def thresholds():
         """What a project's corrections say of the LLM's answers: the score thresholds they raised per type
-        (LEARN_THRESHOLDS) over MIN_SCORE, and the types the model misses (shown in every prompt with
-        COVERAGE_DEMONSTRATIONS)."""
+        (LEARN_THRESHOLDS) over MIN_SCORE, the types the model misses (shown in every prompt with
+        COVERAGE_DEMONSTRATIONS), and those of them the span model adds (SPAN_MODEL)."""
         project = _project({"project": request.args.get("project")})
         method, revision = services.settings.method(), services.store.revision(project)
         return jsonify(project=project, enabled=method.learn_thresholds, min_score=method.min_score,
@@ -140,7 +140,8 @@ def create_app(services: Services | None = None) -> Flask:
                        min_corrections=method.threshold_corrections,
                        raised=dict(services.thresholds(project, revision).raised),
                        missed_types=list(services.missed_types(project, revision)),
-                       coverage_demonstrations=method.coverage_demonstrations)
+                       coverage_demonstrations=method.coverage_demonstrations,
+                       span_model={"enabled": method.span_model, "types": services.span_types(project)})
 
     @app.get("/metrics")
     def metrics():

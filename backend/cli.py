@@ -130,6 +130,17 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     missed = services.missed_types(project, revision)
     console.print(f"types the model misses: {', '.join(missed) or 'none'}; shown in every prompt by up to "
                   f"{method.coverage_demonstrations} corrections (COVERAGE_DEMONSTRATIONS)")
+    label_config = services.store.config(project)
+    if not method.span_model or not label_config:
+        console.print(f"span model {'on' if method.span_model else 'off'}: adds no type"
+                      + ("" if label_config else " (the project has not asked for a prediction yet)"))
+        return
+    from .project import ProjectConfig
+    from .versions import read_state
+
+    learned = read_state(services, ProjectConfig.parse(project, label_config, services.settings)).spans
+    console.print(f"span model on: adds {', '.join(sorted(learned.types if learned else ())) or 'no type'} "
+                  f"where the LLM found nothing, scored at least {method.span_min_score}")
 
 
 def _spent(counters: dict[str, float]) -> str:

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from datetime import datetime
 
-from reversener.corrections import diff, split_correction, votes
+from reversener.corrections import diff, split_correction, split_spans, votes
 from reversener.labelstudio import spans_from_results
 from reversener.thresholds import scored_record
 from reversener.types import Example, Span
@@ -22,6 +22,7 @@ from .builds import schedule_build
 from .errors import RetryLater, TaskFailed
 from .label_config import NerTarget
 from .project import ProjectConfig
+from .recall import SPAN_NOTE
 from .services import Services
 from .texts import read_text, task_text, text_key
 
@@ -77,12 +78,14 @@ def _learn(services: Services, config: ProjectConfig, annotation: dict, task: di
         example = Example(_example_id(annotation, target), text, spans, "human")
         # What it fixed is known from the prediction served, or from the origins the editor gave regions
         known = served is not None or any("origin" in r for r in regions)
-        parts = split_correction(example, services.settings.method(), predicted if known else None)
+        method = services.settings.method()
+        parts = split_correction(example, method, predicted if known else None)
         vectors = services.runtime.embedder.embed([part.text for part in parts])
         scored = None if answer is None else scored_record(target.spans(text, answer.get("result")), spans)
+        before = split_spans(example, method, _before_span_model(text, served, regions, target)) if known else None
         stored += services.store.upsert_human(config.project, example.id, list(zip(parts, vectors, strict=True)),
                                               votes(text, edits), _stamp(annotation), services.settings.version_every,
-                                              scored)
+                                              scored, before)
     return stored
 
 
@@ -93,6 +96,14 @@ def _predicted(text: str, served: dict | None, regions: list[dict], target: NerT
     if served is not None:
         return target.spans(text, served.get("result"))
     return target.spans(text, [r for r in regions if r.get("origin") == "prediction"])
+
+
+def _before_span_model(text: str, served: dict | None, regions: list[dict], target: NerTarget) -> list[Span]:
+    """What was predicted less what the span model added: what it would add to, when it is judged."""
+    if served is not None:
+        served = served | {"result": [r for r in served.get("result") or []
+                                      if SPAN_NOTE not in ((r.get("meta") or {}).get("text") or ())]}
+    return _predicted(text, served, regions, target)
 
 
 def _example_id(annotation: dict, target: NerTarget) -> str:

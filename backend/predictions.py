@@ -112,7 +112,8 @@ class Predictor:
         served is remembered with its answer where it is new, so a correction can be compared with
         what the annotator saw and with the scores the LLM gave."""
         memories = [m for m in (self.state.memory, context_memory(self.context, texts, self.config.targets)) if m]
-        served, counts = recall(answer, texts, self.config.targets, self.state.version, memories, self.state.thresholds)
+        served, counts = recall(answer, texts, self.config.targets, self.state.version, memories, self.state.thresholds,
+                                self.state.spans)
         self.services.metrics.add(**counts)
         if fresh or any(counts.values()):
             try:

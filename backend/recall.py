@@ -1,10 +1,11 @@
 """What the project's corrections teach, applied to a prediction as it is served.
 
-The LLM's answer is kept as it was given; the thresholds learned per type, then the memory of names
-(and, for an interactive pre-annotation, the names the annotator has just labeled in the task) are
-applied each time it is served, so what a correction teaches reaches every later answer, kept ones
-included, without asking the LLM again. Regions the memory set say so in their `meta` and carry the
-annotators' agreement as score.
+The LLM's answer is kept as it was given; the thresholds learned per type, the project's span
+model, then the memory of names (and, for an interactive pre-annotation, the names the annotator
+has just labeled in the task) are applied each time it is served, so what a correction teaches
+reaches every later answer, kept ones included, without asking the LLM again. Regions the memory
+set say so in their `meta` and carry the annotators' agreement as score; those the span model added
+say so too, with its score.
 """
 
 from __future__ import annotations
@@ -13,24 +14,27 @@ from collections.abc import Iterable, Sequence
 
 from reversener.corrections import NameMemory
 from reversener.labelstudio import to_results
+from reversener.span_model import LearnedSpans
 from reversener.thresholds import Thresholds
 
 from .label_config import NerTarget
 
-__all__ = ["recall", "context_memory", "NOTE"]
+__all__ = ["recall", "context_memory", "NOTE", "SPAN_NOTE"]
 
 NOTE = "from this project's corrections: annotators labeled this name so"
+SPAN_NOTE = "from this project's span model, trained on its corrections: the LLM missed it"
 NO_THRESHOLDS = Thresholds()
 
 
 def recall(answer: dict, texts: Sequence[str | None], targets: Sequence[NerTarget], version: str,
-           memories: Iterable[NameMemory], thresholds: Thresholds = NO_THRESHOLDS) -> tuple[dict, dict[str, int]]:
+           memories: Iterable[NameMemory], thresholds: Thresholds = NO_THRESHOLDS,
+           learned: LearnedSpans | None = None) -> tuple[dict, dict[str, int]]:
     """The answer as served under `version`: the LLM's regions below their type's learned threshold
-    dropped, then each memory applied in turn, to every target whose text is in the task (a text
-    behind a URL is not read again to serve it); and counts for /metrics."""
+    dropped, the span model's added, then each memory applied in turn, to every target whose text
+    is in the task (a text behind a URL is not read again to serve it); and counts for /metrics."""
     memories = [m for m in memories if len(m)]
-    counts = {"memory_regions": 0, "memory_dropped": 0, "threshold_dropped": 0}
-    if not memories and not thresholds:
+    counts = {"memory_regions": 0, "memory_dropped": 0, "threshold_dropped": 0, "span_model_regions": 0}
+    if not memories and not thresholds and not learned:
         return answer | {"model_version": version}, counts
     results: list[dict] = []
     for target, text in zip(targets, texts, strict=True):
@@ -40,6 +44,11 @@ def recall(answer: dict, texts: Sequence[str | None], targets: Sequence[NerTarge
         found = target.spans(text, answer.get("result"))
         spans = thresholds.apply(found)
         counts["threshold_dropped"] += len(found) - len(spans)
+        added: set[tuple[int, int, str]] = set()
+        if learned:
+            before = {s.key for s in spans}
+            spans = learned.add(text, spans, target.types)
+            added = {s.key for s in spans} - before
         remembered: set[tuple[int, int, str]] = set()
         for memory in memories:
             recalled = memory.apply(text, spans, target.types)
@@ -47,10 +56,13 @@ def recall(answer: dict, texts: Sequence[str | None], targets: Sequence[NerTarge
             remembered = (remembered & {s.key for s in spans}) | set(recalled.remembered)
             counts["memory_dropped"] += recalled.dropped
         counts["memory_regions"] += len(remembered)
+        added = (added & {s.key for s in spans}) - remembered
+        counts["span_model_regions"] += len(added)
+        notes = dict.fromkeys(added, SPAN_NOTE) | dict.fromkeys(remembered, NOTE)
         for region in to_results(text, spans, target.from_name, target.to_name):
             value = region["value"]
-            noted = (value["start"], value["end"], value["labels"][0]) in remembered
-            results.append(region | {"meta": {"text": [NOTE]}} if noted else region)
+            note = notes.get((value["start"], value["end"], value["labels"][0]))
+            results.append(region | {"meta": {"text": [note]}} if note else region)
     return answer | {"result": results, "model_version": version}, counts
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
+from reversener.span_model import NO_SPANS, LearnedSpans, learn_spans
 from reversener.thresholds import Scored, Thresholds, missed_types
 
 from .errors import LabelStudioError
@@ -72,6 +73,7 @@ class Services:
         self._memories: dict[str, tuple[int, NameMemory]] = {}
         self._thresholds: dict[str, tuple[int, Thresholds]] = {}
         self._missed: dict[str, tuple[int, tuple[str, ...]]] = {}
+        self._spans: dict[str, tuple[int, LearnedSpans]] = {}
         self._spool: WebhookSpool | None = None
         self._lock = threading.Lock()
         self._spool_lock = threading.Lock()  # not _lock: opening the spool starts its replay thread
@@ -181,6 +183,35 @@ class Services:
         """The types the project's corrections show the model missing, at `revision`, as `corrections` are kept."""
         return self._learned(self._missed, project, revision,
                              lambda: tuple(missed_types(self.scored(project, revision))), tuple)
+
+    def span_model(self, project: str, revision: int | None, generation: int | None,
+                   libraries: Sequence[ExampleLibrary | None]) -> LearnedSpans:
+        """The project's span model, trained again only when its generation moves on (every VERSION_EVERY
+        corrections): training costs seconds of CPU, too much for every correction."""
+        return self._learned(self._spans, project, generation,
+                             lambda: self._learn_spans(project, revision, libraries), lambda: NO_SPANS)
+
+    def span_types(self, project: str) -> list[str]:
+        """The types the project's span model adds, as this process last trained it (none before the
+        first prediction that trains it)."""
+        with self._lock:
+            cached = self._spans.get(project)
+        return sorted(cached[1].types) if cached else []
+
+    def _learn_spans(self, project: str, revision: int | None, libraries: Sequence[ExampleLibrary | None]
+                     ) -> LearnedSpans:
+        method, embedder = self.settings.method(), self.runtime.embedder
+        pieces = getattr(embedder, "pieces", None)
+        stored = self.corrections(project, revision)
+        if pieces is None or sum(c.predicted is not None for c in stored) < method.threshold_corrections:
+            return NO_SPANS
+        parts = [(part.sentence, None if c.predicted is None else c.predicted[k])
+                 for c in stored for k, part in enumerate(c.parts)]
+        generated = [e.sentence for library in libraries if library for e in library if e.source == "synthetic"]
+        learned = learn_spans([p for p, _ in parts], [known for _, known in parts],
+                              self.missed_types(project, revision), method.span_min_score, pieces, generated)
+        log.info("project %s: span model adopted for %s", project, sorted(learned.types) or "no type")
+        return learned
 
     def _learned(self, cache: dict[str, tuple[int, T]], project: str, revision: int | None,
                  build: Callable[[], T], empty: Callable[[], T]) -> T:

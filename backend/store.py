@@ -18,7 +18,7 @@ from redis.lock import Lock
 
 from reversener.library import ExampleLibrary, example_from_dict, example_to_dict
 from reversener.thresholds import Scored
-from reversener.types import Example
+from reversener.types import Example, Span
 
 __all__ = ["LibraryStore", "StoredCorrection"]
 
@@ -128,14 +128,17 @@ class LibraryStore:
     # --- human examples ---
     def upsert_human(self, project: str, record: str, parts: Sequence[tuple[Example, np.ndarray]],
                      votes: Mapping[str, str], stamp: float, version_every: int = 1,
-                     scored: Scored | None = None) -> bool:
+                     scored: Scored | None = None, predicted: Sequence[Sequence[Span]] | None = None) -> bool:
         """Store one annotation's correction (of one target) as a unit: its examples, one per chunk,
-        what it says of names and, where the LLM's answer for the text was kept, of its scores. True
+        what it says of names, where the LLM's answer for the text was kept what it says of its scores,
+        and where the prediction it corrected is known, that prediction per chunk. True
         if stored; False if the annotation was deleted or a newer version is already here. Every
         `version_every` stored or deleted corrections start a new generation."""
         fields: dict = {"parts": [example_to_dict(e, v) for e, v in parts], "votes": dict(votes)}
         if scored is not None:
             fields["scored"] = {"regions": [list(r) for r in scored.regions], "gold": dict(scored.gold)}
+        if predicted is not None:
+            fields["predicted"] = [[[s.start, s.end, s.label] for s in part] for part in predicted]
         args: list[int | str] = [version_every, record, json.dumps(fields, ensure_ascii=False), repr(float(stamp))]
         return bool(self._upsert(keys=self._human_keys(project), args=args))
 
@@ -250,20 +253,24 @@ def _parts(raw: bytes | str) -> list[tuple[Example, np.ndarray]]:
 
 @dataclass(frozen=True)
 class StoredCorrection:
-    """One stored correction as the project's memory of names and thresholds read it."""
+    """One stored correction as what a project learns reads it: its examples (one per chunk), what it
+    says of names, of the LLM's scores, and what was predicted in each chunk (None where unknown)."""
 
+    parts: list[Example]
     votes: dict[str, str]
     scored: Scored | None
+    predicted: list[tuple[Span, ...]] | None
 
 
 def _correction(raw: bytes | str) -> StoredCorrection:
     """A stored correction; one stored before votes were kept votes for the names it labels."""
     record = json.loads(raw)
-    if "votes" in record:
-        votes = dict(record["votes"])
-    else:
-        example, _ = example_from_dict(record)
-        votes = {example.text[s.start : s.end]: s.label for s in example.spans}
-    scored = record.get("scored")
-    return StoredCorrection(votes, None if scored is None else Scored(
-        tuple((label, score, kept) for label, score, kept in scored["regions"]), scored["gold"]))
+    parts = [example for example, _ in _parts(raw)]
+    votes = dict(record["votes"]) if "votes" in record else {
+        part.text[s.start : s.end]: s.label for part in parts for s in part.spans}
+    scored, predicted = record.get("scored"), record.get("predicted")
+    return StoredCorrection(
+        parts, votes,
+        None if scored is None else Scored(tuple((label, score, kept) for label, score, kept in scored["regions"]),
+                                           scored["gold"]),
+        None if predicted is None else [tuple(Span(*span) for span in part) for part in predicted])

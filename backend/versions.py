@@ -2,7 +2,8 @@
 
 The version changes with a new library, Start Training and every VERSION_EVERY corrections, with
 the method settings a build does not read, (`.n…`) when the memory of names changes its mind, and
-(`.t…`) when the thresholds learned per type change, and (`.c…`) the types shown in every prompt;
+(`.t…`) when the thresholds learned per type change, (`.s…`) when the project's span model adds
+types, and (`.c…`) the types shown in every prompt;
 it is `reversener-…` only once every library holds examples, `zero-shot` before."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 
 from reversener.corrections import NameMemory
 from reversener.library import ExampleLibrary
+from reversener.span_model import LearnedSpans
 from reversener.thresholds import Thresholds
 
 from .project import ProjectConfig, method_tag
@@ -37,6 +39,7 @@ class ModelState:
     memory: NameMemory | None = None  # None with NAME_MEMORY off
     thresholds: Thresholds = field(default_factory=Thresholds)  # none raised with LEARN_THRESHOLDS off
     cover: tuple[str, ...] = ()  # types shown in every prompt (COVERAGE_DEMONSTRATIONS)
+    spans: LearnedSpans | None = None  # None with SPAN_MODEL off
 
 
 def read_state(services: Services, config: ProjectConfig) -> ModelState:
@@ -52,7 +55,7 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
         version, answers_version = services.versions.get(project, ("zero-shot" + tag,) * 2)
         return ModelState(version, libraries, [False] * len(config.keys), answers_version,
                           _memory(services, project, None), _thresholds(services, project, None),
-                          _cover(services, project, None))
+                          _cover(services, project, None), _spans(services, project, None, None, libraries))
     libraries = [services.library(project, k, t.types, revision)
                  for t, k in zip(config.targets, config.keys, strict=True)]
     built = [m for m in metas if m is not None and m.get("examples", 1) > 0]
@@ -64,8 +67,11 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
     memory, thresholds = _memory(services, project, revision), _thresholds(services, project, revision)
     version = answers_version + (f".n{memory.digest()}" if memory and memory.known() else "")
     version += f".t{thresholds.digest()}" if thresholds else ""
+    spans = _spans(services, project, revision, generation, libraries)
+    version += f".s{spans.digest()}" if spans else ""
     services.versions[project] = (version, answers_version)
-    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory, thresholds, cover)
+    return ModelState(version, libraries, [m is None for m in metas], answers_version, memory, thresholds, cover,
+                      spans)
 
 
 def _memory(services: Services, project: str, revision: int | None) -> NameMemory | None:
@@ -79,3 +85,8 @@ def _thresholds(services: Services, project: str, revision: int | None) -> Thres
 
 def _cover(services: Services, project: str, revision: int | None) -> tuple[str, ...]:
     return services.missed_types(project, revision) if services.settings.coverage_demonstrations else ()
+
+
+def _spans(services: Services, project: str, revision: int | None, generation: int | None,
+           libraries: list[ExampleLibrary | None]) -> LearnedSpans | None:
+    return services.span_model(project, revision, generation, libraries) if services.settings.span_model else None

@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
-from reversener.config import MethodConfig
 from reversener.corrections import diff
 from reversener.definitions import resolve_types
 from reversener.evaluation import cost, pick_sentences, scores
@@ -143,7 +142,7 @@ def run(
                       "corrections": "pre-annotated, then submitted with their regions' origins",
                       "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
             results = read_json(result_path(dataset, ablation), {})
-            if not same_run(results, run_id):
+            if any(results.get(k) != v for k, v in run_id.items()):
                 results = run_id | {"points": {}}  # another run's points are not this run's
             key = ProjectConfig.parse(project, config, settings).keys[0]
             services.store.save_synthetic(project, key, ExampleLibrary.from_dict(start))
@@ -168,15 +167,6 @@ def run(
             shut_down(redis)
     _print(read_json(result_path(dataset, ablation)))
     plot()
-
-
-def same_run(results: dict, run_id: dict) -> bool:
-    """Whether recorded points are this run's: the same run_id, where a method setting added since
-    they were recorded counts as at its default (a new setting's default keeps the method as it was)."""
-    recorded = dict(results)
-    if isinstance(recorded.get("method"), dict):
-        recorded["method"] = MethodConfig().model_dump() | recorded["method"]
-    return all(recorded.get(k) == v for k, v in run_id.items())
 
 
 def _post(client, path: str, body: dict) -> dict:

@@ -330,7 +330,7 @@ def learning_section() -> list[str]:
             "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones; in each prompt the "
             "entity-free demonstrations come first and the rest from least to most similar, so the most "
             "similar example with entities sits next to the question.", ""]
-    return out + memory_section() + threshold_section()
+    return out + memory_section() + threshold_section() + span_model_section()
 
 
 def _ablation_rows(dataset: str, points: list[dict]) -> list[str]:
@@ -394,8 +394,41 @@ def threshold_section() -> list[str]:
     for dataset, per_n in f["sets"].items():
         out += [f"#### {dataset}", "", "| corrections | " + " | ".join(VARIANTS) + " |",
                 "|---|" + "---|" * len(VARIANTS)]
-        out += [f"| {n} | " + " | ".join(f"{g['mean']:+.1f} ({g['low']:+.1f} to {g['high']:+.1f})"
-                                         for g in gains.values()) + " |" for n, gains in per_n.items()]
+        out += [f"| {n} | " + " | ".join(_spread(g) for g in gains.values()) + " |" for n, gains in per_n.items()]
+        out.append("")
+    return out
+
+
+def _spread(gain: dict) -> str:
+    """A mean gain over draws with its 2.5 and 97.5 percentiles."""
+    return f"{gain['mean']:+.1f} ({gain['low']:+.1f} to {gain['high']:+.1f})"
+
+
+def span_model_section() -> list[str]:
+    """A span model per project for the types the LLM misses, scored offline from the recorded rows."""
+    from .span_model import VARIANTS
+
+    command = f"`{PY} benchmarks.span_model`"
+    f, out = _figures("span_model.json", "### A span model per project, for the types the LLM misses", command)
+    if not f:
+        return out
+    out += [f"Measured {_machine(f['machine'])}. Command: {command} (no LLM call: from the {f['sample']}-sentence "
+            f"row of the default method). In each of {f['draws']} seeded draws, n of the sentences play a project's "
+            "corrected tasks: a logistic regression over the bundled MiniLM's word-piece vectors is trained on "
+            "their gold spans and the row's generated examples, and its spans scored at least "
+            f"{f['min_score']} are added where the LLM found nothing, for the types the LLM found less than half "
+            "of in those corrections (*missed types*), or only those of them whose spans raised F1 on the "
+            "corrections when each was predicted by a model trained without it (*adopted*, 5 folds). Figures: "
+            "mean F1 points over the LLM's answers on the tasks not corrected, with the 2.5 and 97.5 percentiles "
+            "over draws; per type, the mean with the adopted types' spans.", ""]
+    for dataset, per_n in f["sets"].items():
+        out += [f"#### {dataset}", "", "| corrections | " + " | ".join(VARIANTS) + " | missed (adopted), draws "
+                "| per type, adopted |", "|---|" + "---|" * (len(VARIANTS) + 2)]
+        for n, row in per_n.items():
+            adopted = row.get("adopted types", {})
+            types = ", ".join(f"{t} {k} ({adopted.get(t, 0)})" for t, k in row["missed types"].items())
+            per_type = ", ".join(f"{t} {g:+.1f}" for t, g in row["per type"][VARIANTS[0]].items())
+            out.append(f"| {n} | " + " | ".join(_spread(row[v]) for v in VARIANTS) + f" | {types} | {per_type} |")
         out.append("")
     return out
 

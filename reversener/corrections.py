@@ -26,7 +26,7 @@ from .text import chunk_text
 from .types import Example, Span
 
 __all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "NOT_AN_ENTITY",
-           "split_correction"]
+           "split_correction", "split_spans"]
 
 EditKind = Literal["accepted", "retyped", "rebounded", "deleted", "added"]
 NOT_AN_ENTITY = ""  # the vote of an annotator who deleted a predicted name
@@ -157,18 +157,28 @@ def split_correction(example: Example, config: MethodConfig,
     sentences count as one when packing, so that chunk may differ from the recognizer's (and exceed
     the budget if the joined sentences do). Spans are clipped to their chunk's trimmed ends, where
     only whitespace is lost; a blank text gives no example."""
-    ranges = [(s.start, s.end) for s in example.spans]
-    chunks = chunk_text(example.text, config.max_chunk_chars, config.pack_sentences, whole=ranges)
-    if len(chunks) == 1:  # kept whole, untrimmed
-        chunks, parts = [(0, len(example.text))], [example]
+    ranges = _ranges(example, config)
+    if len(ranges) == 1:  # kept whole, untrimmed
+        parts = [example]
     else:
         parts = [replace(example, id=f"{example.id}#{k}", text=example.text[start:end],
-                         spans=_rebased(example.spans, start, end)) for k, (start, end) in enumerate(chunks)]
+                         spans=_rebased(example.spans, start, end)) for k, (start, end) in enumerate(ranges)]
     if predicted is None:
         return parts
-    return [replace(part, fixes=sum(edit.kind != "accepted" for edit in diff(_rebased(tuple(predicted), start, end),
-                                                                           part.spans)))
-            for part, (start, end) in zip(parts, chunks, strict=True)]
+    return [replace(part, fixes=sum(edit.kind != "accepted" for edit in diff(spans, part.spans)))
+            for part, spans in zip(parts, split_spans(example, config, predicted), strict=True)]
+
+
+def split_spans(example: Example, config: MethodConfig, spans: Sequence[Span]) -> list[tuple[Span, ...]]:
+    """`spans` of the example's text, re-based to each part `split_correction` makes of it."""
+    return [_rebased(tuple(spans), start, end) for start, end in _ranges(example, config)]
+
+
+def _ranges(example: Example, config: MethodConfig) -> list[tuple[int, int]]:
+    """Where each part of a correction lies in its text: the whole text where it is one chunk."""
+    whole = [(s.start, s.end) for s in example.spans]
+    chunks = chunk_text(example.text, config.max_chunk_chars, config.pack_sentences, whole=whole)
+    return [(0, len(example.text))] if len(chunks) == 1 else chunks
 
 
 def _rebased(spans: tuple[Span, ...], start: int, end: int) -> tuple[Span, ...]:

@@ -75,6 +75,21 @@ class SentenceTransformerEmbedder:
                                    show_progress_bar=False, convert_to_tensor=True)
         return vectors.float().numpy()
 
+    def pieces(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's word pieces as character offsets [n, 2] and the transformer's vectors for them
+        [n, d], before pooling (special tokens left out; a text longer than the model reads is cut)."""
+        model = self.load()
+        encoded = model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                  max_length=model.max_seq_length)
+        vectors = model.encode(list(texts), output_value="token_embeddings", batch_size=self._batch_size,
+                               show_progress_bar=False)
+        out = []
+        for offsets, ids, matrix in zip(encoded["offset_mapping"], encoded["input_ids"], vectors, strict=True):
+            real = [k for k, token in enumerate(ids) if token not in model.tokenizer.all_special_ids]
+            out.append((np.asarray([offsets[k] for k in real], dtype=np.int64).reshape(-1, 2),
+                        matrix[real].float().numpy()))
+        return out
+
     @property
     def dimension(self) -> int:
         dimension = self.load().get_sentence_embedding_dimension()
@@ -102,6 +117,10 @@ class BatchingEmbedder:
     def load(self):
         load = getattr(self.inner, "load", None)
         return load() if load else None
+
+    def pieces(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The inner embedder's word pieces, unbatched (the span model asks for a text's sentences at once)."""
+        return self.inner.pieces(texts)  # type: ignore[attr-defined]
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts or len(texts) >= self._max_batch:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
@@ -121,6 +122,19 @@ class FakeEmbedder:
             if norm > 0:
                 matrix[row] /= norm
         return matrix
+
+
+    def pieces(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Words and punctuation as word pieces, each a hashed one-hot of its lowercased form."""
+        out = []
+        for text in texts:
+            matches = list(re.finditer(r"\w+|[^\w\s]", text))
+            vectors = np.zeros((len(matches), self.dimension), dtype=np.float32)
+            for row, match in enumerate(matches):
+                digest = hashlib.blake2b(match.group().lower().encode("utf-8"), digest_size=4).digest()
+                vectors[row, int.from_bytes(digest, "little") % self.dimension] = 1.0
+            out.append((np.array([m.span() for m in matches], dtype=np.int64).reshape(-1, 2), vectors))
+        return out
 
 
 def entities_answer(*pairs: tuple[str, str]) -> str:

@@ -27,13 +27,3 @@ def test_a_setting_that_is_not_one_is_a_usage_error(bad):
     with pytest.raises(typer.BadParameter, match="KEY=VALUE"):
         curve.ablation_of([bad])
 
-
-def test_points_recorded_before_a_setting_was_added_still_count_while_it_is_at_its_default():
-    from reversener.config import MethodConfig
-
-    now = {"dataset": "wnut17", "seed": 0, "method": MethodConfig().model_dump()}
-    recorded = now | {"method": {k: v for k, v in now["method"].items() if k != "fixes_first"}, "points": {}}
-    assert curve.same_run(recorded, now)
-    assert not curve.same_run(recorded, now | {"method": now["method"] | {"fixes_first": 4}})
-    assert not curve.same_run(recorded | {"seed": 1}, now)
-    assert not curve.same_run(recorded | {"method": recorded["method"] | {"min_score": 0.5}}, now)
