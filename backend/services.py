@@ -208,8 +208,12 @@ class Services:
         parts = [(part.sentence, None if c.predicted is None else c.predicted[k])
                  for c in stored for k, part in enumerate(c.parts)]
         generated = [e.sentence for library in libraries if library for e in library if e.source == "synthetic"]
-        learned = learn_spans([p for p, _ in parts], [known for _, known in parts],
-                              self.missed_types(project, revision), method.span_min_score, pieces, generated)
+        try:
+            learned = learn_spans([p for p, _ in parts], [known for _, known in parts],
+                                  self.missed_types(project, revision), method.span_min_score, pieces, generated)
+        except Exception:  # an add-on: predictions go on without it until the next generation
+            log.exception("project %s: span model not trained", project)
+            return NO_SPANS
         log.info("project %s: span model adopted for %s", project, sorted(learned.types) or "no type")
         return learned
 

@@ -78,6 +78,8 @@ class SentenceTransformerEmbedder:
     def pieces(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each text's word pieces as character offsets [n, 2] and the transformer's vectors for them
         [n, d], before pooling (special tokens left out; a text longer than the model reads is cut)."""
+        if not texts:
+            return []
         model = self.load()
         encoded = model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
                                   max_length=model.max_seq_length)

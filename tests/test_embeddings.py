@@ -86,3 +86,15 @@ def test_the_bundled_model_in_bfloat16_gives_float32_unit_vectors_close_to_float
     assert half.dtype == exact.dtype == np.float32 and half.shape == exact.shape == (3, 384)
     assert np.allclose(np.linalg.norm(half, axis=1), 1, atol=1e-3)
     assert ((half * exact).sum(axis=1) > 0.999).all() and not np.array_equal(half, exact)
+
+
+def test_the_bundled_models_word_pieces_carry_their_offsets_and_no_special_tokens():
+    from reversener.embeddings import BatchingEmbedder, SentenceTransformerEmbedder
+
+    embedder = BatchingEmbedder(SentenceTransformerEmbedder(threads=1))
+    [(offsets, vectors), (none, empty)] = embedder.pieces(["The Zaireans won.", ""])
+    text = "The Zaireans won."
+    assert "".join(text[a:b] for a, b in offsets) == "TheZaireanswon." and len(offsets) > 4  # a name in pieces
+    assert vectors.shape == (len(offsets), 384) and vectors.dtype == np.float32
+    assert none.shape == (0, 2) and empty.shape[0] == 0
+    assert embedder.pieces([]) == []  # asked for no text (a library with no generated example)

@@ -67,3 +67,18 @@ def test_the_span_model_adds_nothing_before_enough_corrections_or_when_turned_of
     [after] = predict(client, "Yesterday the Swedish fans cheered in Oslo.")
     assert {r["value"]["text"] for r in after["result"]} == {"Oslo"}
     assert client.get("/thresholds?project=9").get_json()["span_model"] == {"enabled": False, "types": []}
+
+
+def test_a_span_model_that_cannot_be_trained_leaves_predictions_as_they_were(services_for, monkeypatch, caplog):
+    import backend.services
+
+    def broken(*args, **kwargs):
+        raise ValueError("no convergence")
+
+    monkeypatch.setattr(backend.services, "learn_spans", broken)
+    services = services_for(never_misc, threshold_corrections=10, version_every=10)
+    client = create_app(services).test_client()
+    correct_nationalities(client, services)
+    [after] = predict(client, "Yesterday the Swedish fans cheered in Oslo.")
+    assert {r["value"]["text"] for r in after["result"]} == {"Oslo"} and ".s" not in after["model_version"]
+    assert "span model not trained" in caplog.text
