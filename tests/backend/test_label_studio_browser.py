@@ -141,3 +141,18 @@ def test_a_label_changed_in_the_editor_is_the_label_of_that_name_in_the_next_tas
         latest = max(api.get("/api/predictions", params={"task": tasks[texts[1]]}).json(), key=lambda p: p["id"])
         assert {r["value"]["text"]: r["value"]["labels"][0] for r in latest["result"]} == {
             "Anna": "PER", "Paris": "LOC", "Bob": "PER"}
+
+
+def test_a_name_the_span_model_added_says_so_in_the_editor(label_studio, page, tmp_path_factory):
+    """After nationalities drawn as MISC in 12 tasks, a task no correction named shows its nationality
+    as MISC in the editor, and the region's info says the span model found it."""
+    from .test_label_studio_e2e import UNSEEN_NATIONALITIES, span_model_project
+
+    data = tmp_path_factory.mktemp("span-model-browser")
+    with span_model_project(label_studio, data) as (api, project, tasks, url, before, after):
+        _open_task(page, label_studio, project, tasks[UNSEEN_NATIONALITIES[0]])
+        assert "Swedish" in _highlights(page)
+        page.locator(".htx-highlight", has_text="Swedish").first.click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(data / "span-model-next-task.png"))  # the editor as the test left it
+        assert page.get_by_text("from this project's span model").count() >= 1

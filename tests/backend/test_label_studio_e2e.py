@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -276,36 +277,32 @@ def test_unsure_regions_annotators_keep_deleting_through_label_studio_stop_comin
             assert names(after[tasks[text]]) == {"Anna", "Bob"} and ".t" in after[tasks[text]]["model_version"]
 
 
-def test_a_type_the_llm_keeps_missing_comes_back_from_the_span_model_through_label_studio(label_studio,
-                                                                                         tmp_path_factory):
-    """The scripted LLM never names a MISC entity. After an annotator draws the nationality as MISC in
-    12 tasks through Label Studio, the next Retrieve predictions labels the nationality of tasks no
-    correction named, with the bundled MiniLM under the span model, and says where it comes from."""
-    from backend.recall import SPAN_NOTE
+UNSEEN_NATIONALITIES = ["Yesterday the Swedish fans cheered in Oslo.",
+                        "Yesterday the Norwegian fans cheered in Berlin."]
 
+
+@contextmanager
+def span_model_project(label_studio: str, data: Path):
+    """A project whose scripted LLM never names a MISC entity, after an annotator drew the nationality
+    as MISC in 12 tasks through Label Studio and clicked Retrieve predictions again. Yields the API
+    client, the project, its task ids by text, the backend's URL and the predictions before and after."""
     from .test_span_model import NATIONALITIES, never_misc
 
     api = _api(label_studio)
     config = (ROOT / "label_config.xml").read_text("utf-8")
     project = api.post("/api/projects", json={"title": "span model", "label_config": config}).json()["id"]
     texts = [f"Yesterday the {name} fans cheered in Rome." for name in NATIONALITIES]
-    unseen = ["Yesterday the Swedish fans cheered in Oslo.", "Yesterday the Norwegian fans cheered in Berlin."]
-    imported = api.post(f"/api/projects/{project}/import", json=[{"text": t} for t in texts + unseen]).json()
-    assert imported["task_count"] == len(texts) + len(unseen)
+    imported = api.post(f"/api/projects/{project}/import",
+                        json=[{"text": t} for t in texts + UNSEEN_NATIONALITIES]).json()
+    assert imported["task_count"] == len(texts) + len(UNSEEN_NATIONALITIES)
     tasks = {t["data"]["text"]: t["id"] for t in api.get("/api/tasks", params={"project": project,
                                                                                "page_size": 100}).json()["tasks"]}
-    data = tmp_path_factory.mktemp("span-model-backend")
     with FakeOpenAIServer(never_misc) as llm, stack.backend(data, {
             "LLM_MODEL": "openai/fake", "LLM_API_BASE": llm.api_base, "LLM_API_KEY": "sk-test",
             "LABEL_STUDIO_URL": label_studio, "LABEL_STUDIO_API_KEY": TOKEN, "FEATURE_SENTENCES": "2",
             "THRESHOLD_CORRECTIONS": "10", "VERSION_EVERY": "10"}) as url:
         assert api.post("/api/ml", json={"project": project, "url": url, "title": "reversener"}).status_code == 201
-
-        def labels(prediction: dict) -> dict[str, str]:
-            return {r["value"]["text"]: r["value"]["labels"][0] for r in prediction["result"]}
-
         before = _retrieve_latest(api, project)
-        assert all("MISC" not in labels(p).values() for p in before.values())
         for text, name in zip(texts, NATIONALITIES, strict=True):  # keep Rome, draw the nationality as MISC
             prediction = before[tasks[text]]
             start = text.index(name)
@@ -315,14 +312,28 @@ def test_a_type_the_llm_keeps_missing_comes_back_from_the_span_model_through_lab
             api.post(f"/api/tasks/{tasks[text]}/annotations",
                      json={"result": kept + [drawn], "parent_prediction": prediction["id"]}).raise_for_status()
         deadline = time.monotonic() + 60
-        learned = f"{url}/thresholds?project={project}"
-        while time.monotonic() < deadline and httpx.get(learned).json()["corrections"] < len(texts):
+        while (time.monotonic() < deadline
+               and httpx.get(f"{url}/thresholds?project={project}").json()["corrections"] < len(texts)):
             time.sleep(1)
-        assert httpx.get(learned).json()["missed_types"] == ["MISC"]
-        after = _retrieve_latest(api, project)
-        for text in unseen:
+        yield api, project, tasks, url, before, _retrieve_latest(api, project)
+
+
+def test_a_type_the_llm_keeps_missing_comes_back_from_the_span_model_through_label_studio(label_studio,
+                                                                                         tmp_path_factory):
+    """The next Retrieve predictions labels the nationality of tasks no correction named, with the
+    bundled MiniLM under the span model, and says where it comes from."""
+    from backend.recall import SPAN_NOTE
+
+    def labels(prediction: dict) -> dict[str, str]:
+        return {r["value"]["text"]: r["value"]["labels"][0] for r in prediction["result"]}
+
+    with span_model_project(label_studio, tmp_path_factory.mktemp("span-model")) as (api, project, tasks, url,
+                                                                                      before, after):
+        assert all("MISC" not in labels(p).values() for p in before.values())
+        learned = httpx.get(f"{url}/thresholds?project={project}").json()
+        assert learned["missed_types"] == ["MISC"] and learned["span_model"] == {"enabled": True, "types": ["MISC"]}
+        for text in UNSEEN_NATIONALITIES:
             found = after[tasks[text]]
             name = text.split()[2]
             assert labels(found)[name] == "MISC" and ".s" in found["model_version"]
             assert [r["meta"] for r in found["result"] if r["value"]["text"] == name] == [{"text": [SPAN_NOTE]}]
-        assert httpx.get(learned).json()["span_model"] == {"enabled": True, "types": ["MISC"]}
