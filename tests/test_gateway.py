@@ -171,20 +171,21 @@ def test_retry_budget_bounds_total_time():
 
 
 def test_a_call_that_waited_for_its_slot_still_gets_its_retries():
-    """At one slot, the last of 3 calls waits out the first two; its own timeout is then retried,
-    though the wait alone exceeded the retry budget."""
+    """At one slot, the last of 9 calls waits out the first eight; its own timeout is then retried,
+    though the wait alone exceeded the retry budget. (Margins of 0.8 s at least, so that a loaded
+    machine does not time out the others or use up the budget in litellm's own handling.)"""
     tries: dict[str, int] = {}
 
     def respond(body):
         text = body["messages"][-1]["content"]
         tries[text] = tries.get(text, 0) + 1
-        late = text == "c" and tries[text] == 1
-        return Reply([text], delay=0.8 if late else 0.4)
+        late = text == "last" and tries[text] == 1
+        return Reply([text], delay=2.0 if late else 0.4)
 
     with FakeOpenAIServer(respond) as server:
-        gateway = _gateway(server, concurrency=1, timeout=0.6, retries=1, retry_budget=0.7)
-        answers = gateway.complete([_request("a"), _request("b"), _request("c")])
-    assert [a.error for a in answers] == [None, None, None] and tries["c"] == 2
+        gateway = _gateway(server, concurrency=1, timeout=1.6, retries=1, retry_budget=2.4)
+        answers = gateway.complete([_request(t) for t in ("a", "b", "c", "d", "e", "f", "g", "h", "last")])
+    assert [a.error for a in answers] == [None] * 9 and tries["last"] == 2
 
 
 def test_concurrency_is_bounded():
