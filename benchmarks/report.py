@@ -329,7 +329,9 @@ def learning_section() -> list[str]:
             "Corrections are shown as extra demonstrations "
             "(`HUMAN_DEMONSTRATIONS`, 2 nearest per text) beside the generated ones; in each prompt the "
             "entity-free demonstrations come first and the rest from least to most similar, so the most "
-            "similar example with entities sits next to the question.", ""]
+            "similar example with entities sits next to the question. What else the corrections teach acts as the "
+            "backend's defaults have it, and each point's `model_version` says what acted: `.n` the memory of "
+            "names, `.t` thresholds per type, `.s` the span model.", ""]
     return out + memory_section() + threshold_section() + span_model_section()
 
 

@@ -5,8 +5,9 @@ other model to ship), with its neighbours' beside it; a logistic regression (sci
 B-, I- or O per type, trained on the project's corrections and generated examples, in seconds on a
 CPU. Pieces tagged alike become spans, widened to whole words, each scored with its pieces' mean
 probability. `merge` adds its spans to the LLM's only for the types the project's corrections show
-the LLM missing, and only where the LLM found nothing: on other types the LLM is far better;
-`adopted` keeps of those types the ones whose spans raise F1 on corrections the model did not learn from.
+the LLM missing, and only where the LLM found nothing: on other types the LLM is far better.
+`adopted` keeps of those types the ones whose spans raise F1 on corrections the model did not learn
+from.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class TokenFeatures:
 
     @classmethod
     def of(cls, text: str, offsets: np.ndarray, vectors: np.ndarray) -> TokenFeatures:
-        """The pieces' vectors with their shape in the text beside them: MiniLM lowercases, and in
-        most scripts a capital is what a name looks like."""
+        """The pieces' vectors with their shape in the text beside them: MiniLM lowercases, and in a
+        cased script a capital often marks a name."""
         shapes = np.array([_shape(text, int(start), int(end), k == 0) for k, (start, end) in enumerate(offsets)],
                           dtype=np.float32).reshape(-1, len(_shape("a", 0, 1, True)))
         return cls(np.asarray(offsets).reshape(-1, 2), np.hstack([np.asarray(vectors, np.float32), shapes]))
