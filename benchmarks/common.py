@@ -9,6 +9,8 @@ import platform
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from reversener.metrics import bootstrap_f1_gain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +87,9 @@ def figure(path: Path, panels: int = 1, size: tuple[float, float] = (6, 3.8)):
         fig.savefig(path, dpi=110)
     finally:
         plt.close(fig)
+
+
+def spread(gains) -> dict[str, float]:
+    """Gains over draws: their mean with the 2.5 and 97.5 percentiles (what a project's luck does)."""
+    return {"mean": float(np.mean(gains)), "low": float(np.percentile(gains, 2.5)),
+            "high": float(np.percentile(gains, 97.5))}

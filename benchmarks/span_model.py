@@ -34,7 +34,7 @@ from reversener.span_model import SpanModel, adopted, features_of, merge
 from reversener.thresholds import missed_types, scored_record
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, machine, read_json, write_json
+from .common import DATASETS, RESULTS, machine, read_json, spread, write_json
 from .quality import DEFAULT_SAMPLE, result_path
 
 __all__ = ["run", "VARIANTS"]
@@ -93,8 +93,7 @@ def run(sample: Annotated[int, typer.Option(min=1, help="The quality rows' sampl
                     for label, stats in report.per_type.items():
                         per_type[variant].setdefault(label, []).append(
                             100 * (stats.f1 - base.per_type[label].f1) if label in base.per_type else 0.0)
-            per_n[str(n)] = {v: {"mean": float(np.mean(g)), "low": float(np.percentile(g, 2.5)),
-                                 "high": float(np.percentile(g, 97.5))} for v, g in gains.items()}
+            per_n[str(n)] = {v: spread(g) for v, g in gains.items()}
             per_n[str(n)]["missed types"] = {t: sum(t in c for c in chosen) for t in sorted(set(sum(chosen, [])))}
             per_n[str(n)]["adopted types"] = {t: sum(t in c for c in taken) for t in sorted(set(sum(taken, [])))}
             per_n[str(n)]["per type"] = {v: {t: float(np.mean(g)) for t, g in sorted(per_type[v].items())}

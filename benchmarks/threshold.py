@@ -30,7 +30,7 @@ from reversener.readers import read_conll
 from reversener.thresholds import RESAMPLES, best_index, grid, micro_f1, per_type_choice
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, machine, read_json, write_json
+from .common import DATASETS, RESULTS, machine, read_json, spread, write_json
 from .quality import DEFAULT_SAMPLE, result_path
 
 __all__ = ["run", "GRID", "VARIANTS", "counts_table", "chosen_counts"]
@@ -90,8 +90,7 @@ def run(sample: Annotated[int, typer.Option(min=1, help="The quality rows' sampl
                 for variant in VARIANTS:
                     counts = chosen_counts(learn, apply, "per type" in variant, "gated" in variant, rng)
                     gains[variant].append(100 * float(micro_f1(counts) - default))
-            per_n[str(n)] = {v: {"mean": float(np.mean(g)), "low": float(np.percentile(g, 2.5)),
-                                 "high": float(np.percentile(g, 97.5))} for v, g in gains.items()}
+            per_n[str(n)] = {v: spread(g) for v, g in gains.items()}
         results["sets"][dataset] = per_n
     write_json(RESULTS / "threshold.json", results)
     _print(results)
