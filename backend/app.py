@@ -9,6 +9,7 @@ import time
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from reversener.corrections import Hints
 from reversener.errors import ConfigError
 
 from .errors import BackendError
@@ -132,7 +133,8 @@ def create_app(services: Services | None = None) -> Flask:
     def thresholds():
         """What a project's corrections say of the LLM's answers: the score thresholds they raised per type
         (LEARN_THRESHOLDS) over MIN_SCORE, the types the model misses (shown in every prompt with
-        COVERAGE_DEMONSTRATIONS), and those of them the span model adds (SPAN_MODEL)."""
+        COVERAGE_DEMONSTRATIONS), those of them the span model adds (SPAN_MODEL), and the names every prompt
+        lists (CORRECTION_HINTS)."""
         project = _project({"project": request.args.get("project")})
         method, revision = services.settings.method(), services.store.revision(project)
         return jsonify(project=project, enabled=method.learn_thresholds, min_score=method.min_score,
@@ -141,7 +143,14 @@ def create_app(services: Services | None = None) -> Flask:
                        raised=dict(services.thresholds(project, revision).raised),
                        missed_types=list(services.missed_types(project, revision)),
                        coverage_demonstrations=method.coverage_demonstrations,
-                       span_model={"enabled": method.span_model, "types": services.span_types(project)})
+                       span_model={"enabled": method.span_model, "types": services.span_types(project)},
+                       hints=_hints(project, revision))
+
+    def _hints(project: str, revision: int | None) -> dict:
+        per_type = services.settings.correction_hints
+        hints = services.hints(project, revision) if per_type else Hints({})
+        return {"per_type": per_type, "labeled": {label: list(names) for label, names in hints.labeled.items()},
+                "deleted": list(hints.deleted)}
 
     @app.get("/metrics")
     def metrics():

@@ -110,8 +110,9 @@ def prelabel(
 
 @app.command()
 def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label Studio project id.")]) -> None:
-    """What a project's corrections teach the next predictions: the memory of names and the score
-    thresholds raised per type (as GET /memory and GET /thresholds give them)."""
+    """What a project's corrections teach the next predictions: the memory of names, the score
+    thresholds raised per type, the names listed in prompts and the span model's types (as GET /memory
+    and GET /thresholds give them)."""
     from .services import get_services
 
     services = get_services()
@@ -130,6 +131,13 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     missed = services.missed_types(project, revision)
     console.print(f"types the model misses: {', '.join(missed) or 'none'}; shown in every prompt by up to "
                   f"{method.coverage_demonstrations} corrections (COVERAGE_DEMONSTRATIONS)")
+    per_type = services.settings.correction_hints
+    hints = services.hints(project, revision) if per_type else None
+    console.print(f"names listed in every prompt (CORRECTION_HINTS): {per_type or 'off'}")
+    for label, names in sorted(hints.labeled.items() if hints else ()):
+        console.print(f"  labeled {label}: {', '.join(names)}")
+    if hints and hints.deleted:
+        console.print(f"  not an entity: {', '.join(hints.deleted)}")
     label_config = services.store.config(project)
     if not method.span_model or not label_config:
         console.print(f"span model {'on' if method.span_model else 'off'}: adds no type"

@@ -72,7 +72,7 @@ class Predictor:
         """Predict the tasks at `todo` into `answers` until the deadline; (failed, late) counts."""
         project, version, pending = self.config.project, self.state.answers_version, self.services.pending
         recognizers = [Recognizer(self.services.runtime.llm, self.services.runtime.embedder, target.types, library,
-                                  self.services.settings.method(), self.state.cover)
+                                  self.services.settings.method(), self.state.cover, self.state.hints)
                        for target, library in zip(self.config.targets, self.state.libraries, strict=True)]
         jobs = [pending.submit(f"{project}:{version}:{keys[i]}",
                                partial(self._predict_task, tasks[i].get("id"), texts[i], recognizers, keys[i]),

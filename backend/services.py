@@ -14,7 +14,7 @@ from typing import TypeVar
 from redis import Redis
 from redis.exceptions import RedisError
 
-from reversener.corrections import NameMemory
+from reversener.corrections import Hints, NameMemory, learn_hints
 from reversener.library import ExampleLibrary
 from reversener.llm.gateway import stop_all
 from reversener.runtime import Runtime
@@ -74,6 +74,7 @@ class Services:
         self._thresholds: dict[str, tuple[int, Thresholds]] = {}
         self._missed: dict[str, tuple[int, tuple[str, ...]]] = {}
         self._spans: dict[str, tuple[int, LearnedSpans]] = {}
+        self._hints: dict[str, tuple[int, Hints]] = {}
         self._spool: WebhookSpool | None = None
         self._lock = threading.Lock()
         self._spool_lock = threading.Lock()  # not _lock: opening the spool starts its replay thread
@@ -183,6 +184,17 @@ class Services:
         """The types the project's corrections show the model missing, at `revision`, as `corrections` are kept."""
         return self._learned(self._missed, project, revision,
                              lambda: tuple(missed_types(self.scored(project, revision))), tuple)
+
+    def hints(self, project: str, revision: int | None) -> Hints:
+        """The names the project's annotators corrected in the model's answers and agree on, at most
+        CORRECTION_HINTS per type, at `revision`, as `corrections` are kept."""
+        def build() -> Hints:
+            corrected = [(part.sentence, c.predicted[k]) for c in self.corrections(project, revision)
+                         if c.predicted is not None for k, part in enumerate(c.parts)]
+            memory = self.memory(project, revision, self.settings.memory_agreement)
+            return learn_hints(corrected, memory, self.settings.correction_hints)
+
+        return self._learned(self._hints, project, revision, build, lambda: Hints({}))
 
     def span_model(self, project: str, revision: int | None, generation: int | None,
                    libraries: Sequence[ExampleLibrary | None]) -> LearnedSpans:

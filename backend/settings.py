@@ -33,6 +33,12 @@ class BackendSettings(Settings):
         None, description="Label Studio API token (legacy token or personal access token); unset = the one /setup "
         "received."
     )
+    correction_hints: int = Field(
+        0, ge=0, description="List in every recognition prompt, per type, up to this many names the project's "
+        "annotators labeled where the model had missed or mistyped them, and as many they deleted from its answers "
+        "(names they agree on, NAME_MEMORY's MEMORY_AGREEMENT). 0 (the default): off; an option for larger models "
+        "(with the bundled model, rules in the prompt did not change its answers: docs/label-studio.md).",
+    )
     host: str = Field("0.0.0.0", description="Address the backend listens on.")
     port: int = Field(9090, description="Port the backend listens on.")
     workers: int = Field(1, ge=1, description="gunicorn worker processes.")

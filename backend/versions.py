@@ -3,7 +3,7 @@
 The version changes with a new library, Start Training and every VERSION_EVERY corrections, with
 the method settings a build does not read, (`.n…`) when the memory of names changes its mind, and
 (`.t…`) when the thresholds learned per type change, (`.s…`) when the project's span model adds
-types, and (`.c…`) the types shown in every prompt;
+types, (`.c…`) the types shown in every prompt, and (`.h…`) the names CORRECTION_HINTS lists in them;
 it is `reversener-…` only once every library holds examples, `zero-shot` before."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from reversener.corrections import NameMemory
+from reversener.corrections import Hints, NameMemory
 from reversener.library import ExampleLibrary
 from reversener.span_model import LearnedSpans
 from reversener.thresholds import Thresholds
@@ -40,6 +40,7 @@ class ModelState:
     thresholds: Thresholds = field(default_factory=Thresholds)  # none raised with LEARN_THRESHOLDS off
     cover: tuple[str, ...] = ()  # types shown in every prompt (COVERAGE_DEMONSTRATIONS)
     spans: LearnedSpans | None = None  # None with SPAN_MODEL off
+    hints: Hints | None = None  # None with CORRECTION_HINTS off
 
 
 def read_state(services: Services, config: ProjectConfig) -> ModelState:
@@ -55,7 +56,8 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
         version, answers_version = services.versions.get(project, ("zero-shot" + tag,) * 2)
         return ModelState(version, libraries, [False] * len(config.keys), answers_version,
                           _memory(services, project, None), _thresholds(services, project, None),
-                          _cover(services, project, None), _spans(services, project, None, None, libraries))
+                          _cover(services, project, None), _spans(services, project, None, None, libraries),
+                          _hints(services, project, None))
     libraries = [services.library(project, k, t.types, revision)
                  for t, k in zip(config.targets, config.keys, strict=True)]
     built = [m for m in metas if m is not None and m.get("examples", 1) > 0]
@@ -64,6 +66,8 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
     answers_version += f".g{generation}" if generation else ""
     cover = _cover(services, project, revision)
     answers_version += f".c{'+'.join(cover)}" if cover else ""  # the prompts show them: other answers
+    hints = _hints(services, project, revision)
+    answers_version += f".h{hints.digest()}" if hints else ""  # the same
     memory, thresholds = _memory(services, project, revision), _thresholds(services, project, revision)
     version = answers_version + (f".n{memory.digest()}" if memory and memory.known() else "")
     version += f".t{thresholds.digest()}" if thresholds else ""
@@ -71,7 +75,7 @@ def read_state(services: Services, config: ProjectConfig) -> ModelState:
     version += f".s{spans.digest()}" if spans else ""
     services.versions[project] = (version, answers_version)
     return ModelState(version, libraries, [m is None for m in metas], answers_version, memory, thresholds, cover,
-                      spans)
+                      spans, hints)
 
 
 def _memory(services: Services, project: str, revision: int | None) -> NameMemory | None:
@@ -90,3 +94,7 @@ def _cover(services: Services, project: str, revision: int | None) -> tuple[str,
 def _spans(services: Services, project: str, revision: int | None, generation: int | None,
            libraries: list[ExampleLibrary | None]) -> LearnedSpans | None:
     return services.span_model(project, revision, generation, libraries) if services.settings.span_model else None
+
+
+def _hints(services: Services, project: str, revision: int | None) -> Hints | None:
+    return services.hints(project, revision) if services.settings.correction_hints else None

@@ -23,10 +23,10 @@ from typing import Literal
 from .align import find_all
 from .config import MethodConfig
 from .text import chunk_text
-from .types import Example, Span
+from .types import Example, Sentence, Span
 
 __all__ = ["Edit", "EditKind", "diff", "votes", "NameMemory", "Recalled", "NOT_AN_ENTITY",
-           "split_correction", "split_spans"]
+           "Hints", "learn_hints", "split_correction", "split_spans"]
 
 EditKind = Literal["accepted", "retyped", "rebounded", "deleted", "added"]
 NOT_AN_ENTITY = ""  # the vote of an annotator who deleted a predicted name
@@ -145,6 +145,48 @@ class Recalled:
     spans: tuple[Span, ...]
     remembered: frozenset[tuple[int, int, str]]
     dropped: int
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a project's annotators corrected, for the recognition prompt: per type, names they labeled
+    so where the model had missed or mistyped them, and names they deleted from its answers."""
+
+    labeled: dict[str, tuple[str, ...]]
+    deleted: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.labeled or self.deleted)
+
+    def only(self, types: Iterable[str]) -> Hints:
+        """The hints of these types (and the deleted names)."""
+        wanted = set(types)
+        return Hints({label: names for label, names in self.labeled.items() if label in wanted}, self.deleted)
+
+    def digest(self) -> str:
+        """A short hash: it changes whenever the prompt the hints make changes."""
+        blob = json.dumps([sorted(self.labeled.items()), self.deleted], ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:6]
+
+
+def learn_hints(corrected: Iterable[tuple[Sentence, Sequence[Span]]], memory: NameMemory, per_type: int) -> Hints:
+    """From (corrected text, what the model had predicted in it) pairs: the names the model got wrong
+    most often, at most `per_type` per type and as many deleted ones. A name is a hint only where the
+    project's annotators agree on it (`memory`'s verdict), so one inconsistent correction says nothing."""
+    errors: Counter[tuple[str, str]] = Counter()
+    for sentence, predicted in corrected:
+        for edit in diff(predicted, sentence.spans):
+            if edit.kind in ("retyped", "rebounded", "added") and edit.span is not None:
+                errors[sentence.text[edit.span.start : edit.span.end], edit.span.label] += 1
+            elif edit.kind == "deleted" and edit.was is not None:
+                errors[sentence.text[edit.was.start : edit.was.end], NOT_AN_ENTITY] += 1
+    ranked: dict[str, list[str]] = {}
+    for (name, label), _ in sorted(errors.items(), key=lambda item: (-item[1], item[0])):
+        verdict = memory.verdict(name)
+        if verdict is not None and verdict[0] == label and len(ranked.setdefault(label, [])) < per_type:
+            ranked[label].append(name)
+    deleted = tuple(ranked.pop(NOT_AN_ENTITY, ()))
+    return Hints({label: tuple(names) for label, names in sorted(ranked.items()) if names}, deleted)
 
 
 def split_correction(example: Example, config: MethodConfig,

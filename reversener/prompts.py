@@ -13,9 +13,11 @@ from .errors import ConfigError
 
 __all__ = ["render", "templates_hash", "TEMPLATE_NAMES"]
 
-TEMPLATE_NAMES = (
+# What a library build reads (recognition too, to verify templates); the hints are added per project after.
+BUILD_TEMPLATES = (
     "recognize_system", "recognize_user", "generate_entities", "reverse_sentence", "sentence_template",
 )
+TEMPLATE_NAMES = (*BUILD_TEMPLATES, "recognize_hints")
 
 # Sandboxed: task texts and label hints flow into templates as data and must not run code.
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
@@ -40,8 +42,8 @@ def render(name: str, **variables: object) -> str:
 
 @cache
 def templates_hash() -> str:
-    """Changes whenever any template changes, so caches and libraries keyed by it miss."""
+    """Changes whenever a template a build reads changes, so libraries keyed by it miss."""
     digest = hashlib.sha256()
-    for name in TEMPLATE_NAMES:
+    for name in BUILD_TEMPLATES:
         digest.update(name.encode() + b"\0" + _source(name).encode() + b"\0")
     return digest.hexdigest()[:16]

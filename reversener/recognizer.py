@@ -16,6 +16,7 @@ from .combine import combine
 from .confidence import above, answer_confidence, score_mentions, task_score, weakest
 from .config import MethodConfig
 from .consistency import vote
+from .corrections import Hints
 from .embeddings import Embedder
 from .errors import ParseError
 from .library import ExampleLibrary
@@ -70,13 +71,17 @@ class Recognizer:
     def __init__(
         self, llm: LLMClient, embedder: Embedder, types: dict[str, str],
         library: ExampleLibrary | None = None, config: MethodConfig | None = None, cover: Sequence[str] = (),
+        hints: Hints | None = None,
     ) -> None:
         """`cover`: the types the project's corrections show the model missing, most missed first, to
-        show in every prompt (COVERAGE_DEMONSTRATIONS)."""
+        show in every prompt (COVERAGE_DEMONSTRATIONS); `hints`: names its annotators corrected, listed
+        after the instructions of every prompt."""
         self.llm, self.embedder, self.types, self.library = llm, embedder, dict(types), library
         self.config = config or MethodConfig()
         self.cover = [label for label in cover if label in self.types]
         self._system = render("recognize_system", types=self.types)
+        if hints and (hints := hints.only(self.types)):
+            self._system += "\n\n" + render("recognize_hints", hints=hints)
         self._rng = np.random.default_rng(self.config.seed)
 
     @property

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reversener.align import find_all
-from reversener.corrections import NOT_AN_ENTITY, NameMemory, diff, votes
-from reversener.types import Span
+from reversener.corrections import NOT_AN_ENTITY, Hints, NameMemory, diff, learn_hints, votes
+from reversener.types import Sentence, Span
 
 TEXT = "Paris Saint-Germain beat Lyon in Paris, said Brazilian defender Vampeta."
 
@@ -68,3 +68,25 @@ def test_a_remembered_name_replaces_predicted_regions_it_overlaps_and_keeps_to_t
     partial = Span(TEXT.index("peta."), len(TEXT), "ORG")  # the model's cut through the name
     found = memory.apply(TEXT, [partial, at("Lyon", "ORG")], types=["PER", "ORG"]).spans
     assert [(TEXT[s.start:s.end], s.label) for s in found] == [("Lyon", "ORG"), ("Vampeta", "PER")]
+
+
+def _corrected(text: str, predicted: list[tuple[str, str]], annotated: list[tuple[str, str]]):
+    return Sentence(text, tuple(at(n, label, text) for n, label in annotated)), [at(n, label, text)
+                                                                                 for n, label in predicted]
+
+
+def test_hints_are_the_names_the_model_got_wrong_most_often_that_annotators_agree_on():
+    pairs = [_corrected("Vampeta met Lyon fans in Paris.", [("Paris", "PER"), ("Lyon", "ORG"), ("Vampeta", "PER")],
+                        [("Paris", "LOC"), ("Lyon", "ORG"), ("Vampeta", "PER")]),  # Paris retyped
+             _corrected("Paris and Oslo in May.", [("May", "PER")], [("Paris", "LOC"), ("Oslo", "LOC")]),
+             _corrected("Kyoto wins.", [], [("Kyoto", "LOC")]),
+             _corrected("Rome, May.", [("May", "PER")], [("Rome", "ORG")]),  # Rome: once ORG, once LOC
+             _corrected("Rome fell.", [], [("Rome", "LOC")])]
+    memory = NameMemory(votes(s.text, diff(p, s.spans)) for s, p in pairs)
+    hints = learn_hints(pairs, memory, per_type=2)
+    # Paris was wrong twice, Kyoto and Oslo once each (alphabetical); accepted names are no hint, nor Rome.
+    assert hints == Hints({"LOC": ("Paris", "Kyoto")}, deleted=("May",))
+    assert learn_hints(pairs, memory, per_type=5).labeled == {"LOC": ("Paris", "Kyoto", "Oslo")}
+    assert hints.only(["PER"]) == Hints({}, ("May",)) and hints.only(["PER"])
+    assert not Hints({}) and not learn_hints([], memory, 3)
+    assert hints.digest() != learn_hints(pairs, memory, per_type=5).digest()

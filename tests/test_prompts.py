@@ -15,6 +15,7 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from reversener import prompts
+from reversener.corrections import Hints
 from reversener.errors import ConfigError
 from reversener.prompts import TEMPLATE_NAMES, render, templates_hash
 from reversener.types import Mention
@@ -27,6 +28,7 @@ TYPES = {"PER": "names of people.", "LOC": "names of places."}
 INPUTS: dict[str, dict[str, object]] = {
     "recognize_system": {"types": TYPES},
     "recognize_user": {"text": "Anna Berg lives in Rome."},
+    "recognize_hints": {"hints": Hints({"LOC": ("Vexmoor", "Oslo"), "PER": ("Zorblat Qu",)}, ("Reuters",))},
     "generate_entities": {
         "types": TYPES,
         "type": "PER",
@@ -57,6 +59,12 @@ def test_recognize_system_lists_types():
     text = render("recognize_system", types=TYPES)
     assert "- PER: names of people.\n- LOC: names of places." in text
     assert '{"entities": [{"text": "...", "type": "..."}]}' in text
+
+
+def test_recognize_hints_list_names_per_type_and_those_deleted():
+    text = render("recognize_hints", **INPUTS["recognize_hints"])
+    assert "- labeled LOC: Vexmoor, Oslo\n- labeled PER: Zorblat Qu\n- not an entity: Reuters" in text
+    assert "not an entity" not in render("recognize_hints", hints=Hints({"LOC": ("Oslo",)}))
 
 
 def test_recognize_user_holds_the_text():
@@ -109,7 +117,7 @@ def test_templates_hash_is_stable():
 
 
 @pytest.mark.parametrize("changed", TEMPLATE_NAMES)
-def test_templates_hash_changes_when_a_source_changes(monkeypatch, changed):
+def test_templates_hash_changes_when_a_source_a_build_reads_changes(monkeypatch, changed):
     real = prompts._source
     original = templates_hash.__wrapped__()
 
@@ -117,7 +125,8 @@ def test_templates_hash_changes_when_a_source_changes(monkeypatch, changed):
         return real(name) + (" " if name == changed else "")
 
     monkeypatch.setattr(prompts, "_source", edited)
-    assert templates_hash.__wrapped__() != original
+    # The hints are added to a project's prompts after its library is built: no rebuild for them.
+    assert (templates_hash.__wrapped__() != original) == (changed != "recognize_hints")
     monkeypatch.undo()
     assert templates_hash.__wrapped__() == original
 

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from reversener.config import MethodConfig
+from reversener.corrections import Hints
 from reversener.errors import LLMError
 from reversener.recognizer import Recognizer, answer_json
 from reversener.types import Example, Sentence, Span
@@ -28,6 +29,19 @@ def test_zero_shot_prompt_has_no_demonstrations_and_finds_entities():
     roles = [role for role, _ in llm.requests[0].messages]
     assert roles == ["system", "user"] and "PER: people" in llm.requests[0].messages[0][1]
     assert llm.requests[0].temperature == 0.0 and llm.requests[0].samples == 1
+
+
+def test_hints_of_the_recognizers_types_follow_the_instructions_and_no_hint_leaves_the_prompt_as_it_was():
+    def system(hints: Hints | None) -> str:
+        llm = ScriptedLLM.always(entities_answer())
+        Recognizer(llm, FakeEmbedder(), TYPES, hints=hints).recognize(["Anna flew to Vexmoor."])
+        return llm.requests[0].messages[0][1]
+
+    plain = system(None)
+    assert system(Hints({})) == plain and system(Hints({"ORG": ("Acme",)})) == plain  # not of these types
+    hinted = system(Hints({"LOC": ("Vexmoor",), "ORG": ("Acme",)}, ("May",)))
+    assert hinted.startswith(plain + "\n\n") and "- labeled LOC: Vexmoor\n- not an entity: May" in hinted
+    assert "Acme" not in hinted
 
 
 def test_nearest_examples_become_demonstrations_most_similar_last():
