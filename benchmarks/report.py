@@ -315,7 +315,7 @@ def learning_section() -> list[str]:
                 f"{p['corrections']} corrections at {p['done']} of {results['held_apart']} sentences" for p in going)
                 + "."]
         out += ["", f"Each point's predicted spans are in `benchmarks/results/learning-{dataset}.json`, "
-                    "so the sentences that a step changed can be read."]
+                    "so the sentences that a step changed can be read."] + _earlier_curves(dataset)
         out.append("")
     out += ["![learning curve](../benchmarks/results/learning_curve.png)", "",
             "The simulated project holds the held-apart sentences (the quality sample) and as many other "
@@ -368,6 +368,21 @@ def _document_loop(f: dict, command: str) -> list[str]:
     return out + ["", f"What acted in the loop's {total} served regions, summed over paragraphs: {acted}. "
                       "*First paragraph*: only other documents had been corrected before it; *later paragraphs*: "
                       "the earlier paragraphs of the same document too.", ""]
+
+
+def _earlier_curves(dataset: str) -> list[str]:
+    """Curves of an earlier loop, kept under results/archive/ where the current loop replaced them."""
+    out = []
+    for path in sorted((RESULTS / "archive").glob(f"learning-{dataset}-*.json")):
+        results = read_json(path)
+        points = finished_points(results)
+        shown = ", ".join(f"{p['corrections']}: {p['f1']:.3f} ({gain(points[0], p)})" for p in points)
+        where = f"benchmarks/results/archive/{path.name}"
+        out += ["", f"An earlier loop, measured {_machine(results['machine'])} (`{where}`): "
+                    "each correction sent as its annotation alone, without the pre-annotation before it and with "
+                    "no region origin, before the memory of names, thresholds and span model; F1 (points vs the "
+                    f"first, 95% CI) after each number of corrections: {shown}."]
+    return out
 
 
 def _ablation_rows(dataset: str, points: list[dict]) -> list[str]:

@@ -50,7 +50,8 @@ def test_a_type_whose_unsure_regions_annotators_delete_is_served_without_them(se
     learned = client.get("/thresholds?project=9").get_json()
     assert learned == {"project": "9", "enabled": True, "min_score": 0.25, "corrections": 25, "min_corrections": 25,
                        "raised": {"LOC": 0.35}, "missed_types": [], "coverage_demonstrations": 0,
-                       "span_model": {"enabled": True, "types": []}}
+                       "span_model": {"enabled": True, "types": []},
+                       "hints": {"per_type": 0, "labeled": {}, "deleted": []}}
     [after] = predict(client, "Anna met Bob on day99 in Oslo.")
     assert regions(after) == {("Anna", "PER"), ("Bob", "PER"), ("Oslo", "LOC")}  # a sure location stays
     assert ".t" in after["model_version"]
