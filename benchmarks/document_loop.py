@@ -48,8 +48,10 @@ DEFAULT_DOCUMENTS = 20  # the documents benchmark's sample, whose library the lo
 COUNTERS = ("memory_regions", "memory_dropped", "threshold_dropped", "span_model_regions")
 
 
-def result_path(dataset: str):
-    return RESULTS / f"document-loop-{dataset}.json"
+def result_path(dataset: str, ablation: dict[str, str] | None = None):
+    """The loop's file, or an ablation's beside it."""
+    changed = "".join(f"--{k}={v}" for k, v in sorted((ablation or {}).items()))
+    return RESULTS / f"document-loop-{dataset}{changed}.json"
 
 
 def tasks_in_order(documents: Sequence[Sequence[Sentence]], sentences_per_paragraph: int
@@ -66,6 +68,9 @@ def run(
     seed: int = 0,
     llm_model: Annotated[str | None, typer.Option(help="Any litellm model; unset = the bundled model.")] = None,
     llm_api_base: str | None = None,
+    setting: Annotated[list[str] | None, typer.Option(
+        help="KEY=VALUE: a backend setting changed for both projects (e.g. name_memory=false); the run goes to "
+             "its own file.")] = None,
 ) -> None:
     """Pre-annotate, score and correct each paragraph in order; the control pre-annotates the same
     paragraphs and learns nothing. Writes benchmarks/results/document-loop-<dataset>.json."""
@@ -76,10 +81,10 @@ def run(
     gold = [task for _, task in tasks]
     types = resolve_types(sorted({s.label for task in gold for s in task.spans}))
     config = curve.label_config(types)
-    path = result_path(dataset)
+    ablation = curve.ablation_of(setting or [])
+    path = result_path(dataset, ablation)
     selection = {"dataset": dataset, "documents": documents, "seed": seed, "paragraph_sentences": paragraph_sentences}
-    overrides = llm_overrides(llm_model, llm_api_base)
-    with curve.embedded_backend(overrides) as (services, client):
+    with curve.embedded_backend(llm_overrides(llm_model, llm_api_base) | ablation) as (services, client):
         run_id = selection | {"model": services.runtime.llm.model, "method": services.settings.method().model_dump()}
         results = read_json(path, {})
         if any(results.get(k) != v for k, v in run_id.items()):

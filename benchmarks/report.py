@@ -344,6 +344,12 @@ def document_loop_section() -> list[str]:
         if f or dataset == "wikigold":  # the set with documents; another only where it was run
             out += [f"### {dataset}: corrections made in document order", ""]
             out += _document_loop(f, command) if f else [f"Not run yet: {command}.", ""]
+        ablated = [(path.stem.split("--", 1)[1].replace("--", ", "), read_json(path))
+                   for path in sorted(RESULTS.glob(f"document-loop-{dataset}--*.json"))]
+        if rows := [f"- `{changed}`: loop F1 {g['loop']['f1']:.3f}, loop − control {gain(g['control'], g['loop'])}"
+                    for changed, a in ablated if (g := a.get("groups", {}).get("all"))]:
+            out += [f"The same with a setting changed in both projects (`{PY} benchmarks.document_loop {dataset} "
+                    "--setting KEY=VALUE`), all paragraphs:", "", *rows, ""]
     return out
 
 

@@ -112,3 +112,13 @@ def test_the_loop_starts_from_the_documents_benchmarks_library_of_the_same_docum
                   llm_api_base=tiny.api_base)
     built = json.loads(documents.result_path("tiny").read_text())["library"]
     assert _loop(tiny)["library"] == built
+
+
+def test_a_setting_changed_for_an_ablation_reaches_the_backend_and_goes_to_its_own_file(tiny):
+    document_loop.run("tiny", documents=3, paragraph_sentences=2, llm_model="openai/fake",
+                      llm_api_base=tiny.api_base, setting=["name_memory=false"])
+    ablated = json.loads(document_loop.result_path("tiny", {"name_memory": "false"}).read_text())
+    assert not document_loop.result_path("tiny").exists()
+    assert ablated["acted"]["memory_regions"] == 0  # the corrections still teach, as demonstrations
+    assert ablated["groups"]["later paragraphs"]["loop"]["f1"] == 1.0
+    assert "- `name_memory=false`: loop F1" in "\n".join(report.document_loop_section())
