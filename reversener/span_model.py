@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,6 +28,7 @@ __all__ = ["TokenFeatures", "SpanModel", "merge", "adopted", "LearnedSpans", "le
 # An embedder's word pieces per text: character offsets [n, 2] and vectors [n, d].
 Pieces = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray]]]
 SENTENCE_CHARS = 1000  # texts are read a sentence at a time: MiniLM reads 256 pieces at most
+FOUND_TEXTS = 4096  # texts whose spans a trained model keeps: more than one page of tasks holds
 
 OUTSIDE = "O"
 
@@ -138,6 +140,12 @@ class LearnedSpans:
     types: frozenset[str]
     min_score: float
     pieces: Pieces
+    # The model's spans per text: an answer is served again at every request that shows its task, and
+    # a model is fixed once trained, so each text is read once per model.
+    found: Callable[[str], tuple[Span, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "found", lru_cache(maxsize=FOUND_TEXTS)(self._found))
 
     def __bool__(self) -> bool:
         return bool(self.types)
@@ -152,12 +160,15 @@ class LearnedSpans:
         wanted = self.types & set(types)
         if not wanted:
             return list(spans)
+        return merge(spans, self.found(text), wanted, self.min_score)
+
+    def _found(self, text: str) -> tuple[Span, ...]:
+        """The model's spans in the text, of every type it knows, read a sentence at a time."""
         ranges = chunk_text(text, SENTENCE_CHARS, pack=False)
         sentences = [text[a:b] for a, b in ranges]
         found = self.model.predict(sentences, features_of(self.pieces, sentences))
-        shifted = [Span(s.start + a, s.end + a, s.label, s.score) for (a, _), part in zip(ranges, found, strict=True)
-                   for s in part]
-        return merge(spans, shifted, wanted, self.min_score)
+        return tuple(Span(s.start + a, s.end + a, s.label, s.score)
+                     for (a, _), part in zip(ranges, found, strict=True) for s in part)
 
 
 def _no_pieces(texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:

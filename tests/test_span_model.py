@@ -81,7 +81,10 @@ def test_a_type_is_adopted_only_where_its_spans_raise_f1_on_corrections_held_out
 def test_a_projects_span_model_adds_its_adopted_types_a_sentence_at_a_time_with_offsets_in_the_whole_text():
     from reversener.span_model import NO_SPANS, learn_spans
 
+    read: list[str] = []
+
     def word_pieces(texts):
+        read.extend(texts)
         found = [pieces(text) for text in texts]
         return [(f.offsets, f.vectors[:, :64]) for f in found]  # as an embedder gives them: shapes come after
 
@@ -93,5 +96,9 @@ def test_a_projects_span_model_adds_its_adopted_types_a_sentence_at_a_time_with_
     assert [(text[s.start : s.end], s.label) for s in learned.add(text, oslo, {"MISC", "LOC"})] == [
         ("Dutch", "MISC"), ("Rome", "LOC")]
     assert learned.add(text, oslo, {"LOC"}) == oslo  # a target without the type gets nothing
+    read.clear()
+    assert learned.add(text, [], {"MISC"}) == [Span(text.index("Dutch"), text.index("Dutch") + 5, "MISC",
+                                                    learned.add(text, [], {"MISC"})[0].score)]
+    assert read == []  # a text served again is not read again by the same model
     assert not NO_SPANS and NO_SPANS.add(text, oslo, {"MISC"}) == oslo
     assert not learn_spans(TRAIN, [None] * len(TRAIN), {"MISC"}, 0.5, word_pieces)  # no prediction known
