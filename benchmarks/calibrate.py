@@ -33,14 +33,11 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.config import MethodConfig
-from reversener.evaluation import pick_sentences, sentences_from
-from reversener.readers import read_conll
 from reversener.thresholds import Scored, scored_record
 from reversener.types import Span
 
-from .common import DATASETS, RESULTS, machine, read_json, spread, write_json
-from .quality import DEFAULT_SAMPLE, result_path
-from .threshold import ROW
+from .common import RESULTS, machine, spread, write_json
+from .quality import DEFAULT_SAMPLE, recorded_answers
 
 __all__ = ["run", "Calibration", "brier", "DRAWS", "METHODS"]
 
@@ -127,14 +124,8 @@ def run(sample: Annotated[int, typer.Option(min=1, help="The quality rows' sampl
     """Score the calibration on every data set whose default row is recorded; write JSON and a table."""
     min_score = MethodConfig().min_score
     results: dict = {"sample": sample, "draws": DRAWS, "min_score": min_score, "sets": {}, "machine": machine()}
-    for dataset in DATASETS:
-        quality = read_json(result_path(dataset, sample), {})
-        if ROW not in quality.get("rows", {}):
-            continue
-        gold = pick_sentences(read_conll(DATASETS[dataset]), sample=quality["sample"], seed=quality["seed"])
-        predicted = sentences_from(gold, quality["rows"][ROW]["per_sentence"])
-        records = [scored_record([s for s in p.spans if s.score is None or s.score >= min_score], g.spans)
-                   for g, p in zip(gold, predicted, strict=True)]
+    for dataset, _, gold, predicted in recorded_answers(sample):
+        records = [scored_record(p.spans, g.spans) for g, p in zip(gold, predicted, strict=True)]
         rng = np.random.default_rng(0)
         per_n: dict[str, dict] = {}
         for n, method in ((int(c), m) for c in corrections.split(",") for m in METHODS):

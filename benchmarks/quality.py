@@ -13,6 +13,7 @@ the results file); finished rows keep every sentence's predictions for error ana
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -20,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.cli import progress_bars
+from reversener.confidence import above
+from reversener.config import MethodConfig
 from reversener.evaluation import (
     EvalRow,
     at_min_score,
@@ -37,6 +40,7 @@ from reversener.readers import read_conll
 from reversener.recognizer import Recognizer
 from reversener.runtime import Runtime
 from reversener.settings import Settings
+from reversener.types import Sentence
 
 from .common import DATASETS, RESULTS, figure, gain, llm_overrides, machine, read_json, write_json
 
@@ -65,6 +69,20 @@ CHUNK = 25  # sentences between two writes of a partial row
 
 def result_path(dataset: str, sample: int = DEFAULT_SAMPLE):
     return RESULTS / f"quality-{dataset}-{sample}.json"
+
+
+def recorded_answers(sample: int) -> Iterator[tuple[str, dict, list[Sentence], list[Sentence]]]:
+    """For each data set whose default row is recorded at `sample`: its name, its results, the gold
+    sentences and the row's recorded answers as the backend serves them (regions below MIN_SCORE
+    dropped), for the benchmarks that replay what corrections would teach without asking the LLM."""
+    min_score = MethodConfig().min_score
+    for dataset in DATASETS:
+        quality = read_json(result_path(dataset, sample), {})
+        if DEFAULT_ROW not in quality.get("rows", {}):
+            continue
+        gold = pick_sentences(read_conll(DATASETS[dataset]), sample=quality["sample"], seed=quality["seed"])
+        answers = sentences_from(gold, quality["rows"][DEFAULT_ROW]["per_sentence"])
+        yield dataset, quality, gold, [Sentence(a.text, tuple(above(a.spans, min_score))) for a in answers]
 
 
 def samples_run(dataset: str) -> list[int]:

@@ -24,22 +24,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reversener.config import MethodConfig
 from reversener.embeddings import SentenceTransformerEmbedder
-from reversener.evaluation import pick_sentences, sentences_from
 from reversener.library import ExampleLibrary
 from reversener.metrics import evaluate
-from reversener.readers import read_conll
 from reversener.span_model import SpanModel, adopted, features_of, merge
 from reversener.thresholds import missed_types, scored_record
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, machine, read_json, spread, write_json
-from .quality import DEFAULT_SAMPLE, result_path
+from .common import RESULTS, machine, spread, write_json
+from .quality import DEFAULT_SAMPLE, recorded_answers
 
 __all__ = ["run", "VARIANTS"]
 
-ROW = "reversener + zero-shot"  # the default method
 VARIANTS = ("missed types, adopted on held-out corrections", "missed types only", "every type", "span model alone")
 DRAWS = 20  # a model is trained per draw: seconds each on 2 cores
 
@@ -50,14 +46,7 @@ def run(sample: Annotated[int, typer.Option(min=1, help="The quality rows' sampl
     """Score each variant on every data set whose default row is recorded; write JSON and a table."""
     results: dict = {"sample": sample, "draws": DRAWS, "min_score": min_score, "sets": {}, "machine": machine()}
     embedder = SentenceTransformerEmbedder()
-    for dataset in DATASETS:
-        quality = read_json(result_path(dataset, sample), {})
-        if ROW not in quality.get("rows", {}):
-            continue
-        gold = pick_sentences(read_conll(DATASETS[dataset]), sample=quality["sample"], seed=quality["seed"])
-        llm = sentences_from(gold, quality["rows"][ROW]["per_sentence"])
-        llm = [Sentence(p.text, tuple(s for s in p.spans if s.score is None or s.score >= MethodConfig().min_score))
-               for p in llm]  # as the backend serves them
+    for dataset, quality, gold, llm in recorded_answers(sample):
         generated = [e.sentence for e in ExampleLibrary.from_dict(quality["rows"]["reversener"]["library"])]
         held = features_of(embedder.pieces, [g.text for g in gold])
         shots = features_of(embedder.pieces, [g.text for g in generated])

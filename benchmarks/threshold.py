@@ -25,19 +25,16 @@ from rich.console import Console
 from rich.table import Table
 
 from reversener.config import MethodConfig
-from reversener.evaluation import pick_sentences, sentences_from
-from reversener.readers import read_conll
 from reversener.thresholds import RESAMPLES, best_index, grid, micro_f1, per_type_choice
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, machine, read_json, spread, write_json
-from .quality import DEFAULT_SAMPLE, result_path
+from .common import RESULTS, machine, spread, write_json
+from .quality import DEFAULT_SAMPLE, recorded_answers
 
 __all__ = ["run", "GRID", "VARIANTS", "counts_table", "chosen_counts"]
 
 GRID = grid(MethodConfig().min_score)  # as the backend tries them: its kept answers hold no region below
 VARIANTS = ("one threshold", "one per type", "one threshold, gated", "one per type, gated (the backend's)")
-ROW = "reversener + zero-shot"  # the default method
 DRAWS = 200
 
 
@@ -72,12 +69,7 @@ def run(sample: Annotated[int, typer.Option(min=1, help="The quality rows' sampl
     """Score each variant on every data set whose default row is recorded; write JSON and a table."""
     results: dict = {"sample": sample, "draws": DRAWS, "grid": list(GRID), "min_score": MethodConfig().min_score,
                      "sets": {}, "machine": machine()}
-    for dataset in DATASETS:
-        quality = read_json(result_path(dataset, sample), {})
-        if ROW not in quality.get("rows", {}):
-            continue
-        gold = pick_sentences(read_conll(DATASETS[dataset]), sample=quality["sample"], seed=quality["seed"])
-        predicted = sentences_from(gold, quality["rows"][ROW]["per_sentence"])
+    for dataset, _, gold, predicted in recorded_answers(sample):
         table = counts_table(gold, predicted, sorted({s.label for g in gold for s in g.spans}))
         rng = np.random.default_rng(0)
         per_n: dict[str, dict] = {}
