@@ -13,6 +13,8 @@ from reversener.devtools.fake_answers import answer
 from reversener.devtools.fake_openai import FakeOpenAIServer
 from reversener.readers import read_conll_documents
 
+from .shared_data import needs_shared
+
 # Documents of 6, 4 and 3 sentences; the fake LLM knows Bob, Anna, Oslo and Berlin, not Zorblat Qu.
 SENTENCES = {
     "bob": ["Bob B-PER", "met O", "Anna B-PER", "in O", "Oslo B-LOC", "on O", "day O"],
@@ -61,6 +63,7 @@ def test_tasks_are_documents_or_even_paragraphs_with_exact_offsets(tiny):
                          (sentence.text[s.start : s.end] for s in sentence.spans)]
 
 
+@needs_shared
 def test_every_run_gives_two_rows_and_packing_costs_fewer_calls_at_equal_f1(tiny):
     server, tmp_path = tiny
     results = _run(server)

@@ -8,7 +8,10 @@ import typer
 from benchmarks.workflow import SPENT, texts_for
 from reversener.text import split_sentences
 
+from .shared_data import needs_shared
 
+
+@needs_shared
 def test_paragraph_tasks_are_distinct_runs_of_about_five_sentences():
     texts = texts_for("paragraph", 12)
     assert len(set(texts)) == 12
@@ -17,6 +20,7 @@ def test_paragraph_tasks_are_distinct_runs_of_about_five_sentences():
     assert texts == texts_for("paragraph", 12)  # seeded
 
 
+@needs_shared
 def test_sentence_tasks_and_an_unknown_unit():
     assert len(texts_for("sentence", 5)) == 5
     with pytest.raises(typer.BadParameter, match="paragraph"):

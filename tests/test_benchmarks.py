@@ -23,6 +23,7 @@ from reversener.labelstudio import spans_from_results
 from reversener.readers import read_conll
 
 from .backend.conftest import ROOT
+from .shared_data import needs_shared
 
 # Every sentence names a person and a place the fake LLM does not know until it sees them labeled.
 LINES = ["Zorblat B-PER", "Qu I-PER", "met O", "Bob B-PER", "in O", "Vexmoor B-LOC", "on O", "day O"]
@@ -177,6 +178,7 @@ def test_a_sentence_whose_llm_call_fails_counts_as_found_nothing_and_the_curve_g
     assert [p == [] for p in point["predictions"]] == [False, True, False, False]  # the others found Bob
 
 
+@needs_shared
 def test_the_webhook_body_and_label_config_carry_the_gold_exactly(tmp_path):
     gold = read_conll(ROOT.parent / "shared" / "data" / "wikigold" / "wikigold.conll.txt")[:30]
     types = resolve_types(["LOC", "MISC", "ORG", "PER"])
@@ -211,6 +213,7 @@ def test_the_speed_benchmark_smoke_setting_completes_and_writes_its_json(tmp_pat
     assert all(r["llm_calls"] > 0 for r in figures["build_cost"]) and figures["rss_mb_after_load"]["total"] > 0
 
 
+@needs_shared
 @pytest.mark.local_llm
 @pytest.mark.timeout(900)
 def test_our_llama_server_answers_exactly_as_llama_cpp_pythons_own(tmp_path):
