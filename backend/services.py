@@ -175,10 +175,14 @@ class Services:
     def thresholds(self, project: str, revision: int | None) -> Thresholds:
         """The project's thresholds per type at `revision`, as `corrections` are kept."""
         method = self.settings.method()
-        return self._learned(self._thresholds, project, revision,
-                             lambda: Thresholds.learn(self.scored(project, revision), method.min_score,
-                                                      method.threshold_corrections),
-                             Thresholds)
+
+        def build() -> Thresholds:
+            learned = Thresholds.learn(self.scored(project, revision), method.min_score, method.threshold_corrections)
+            self.metrics.add(thresholds_adopted=len(learned.raised),
+                             thresholds_rejected=len(learned.judged - learned.raised.keys()))
+            return learned
+
+        return self._learned(self._thresholds, project, revision, build, Thresholds)
 
     def missed_types(self, project: str, revision: int | None) -> tuple[str, ...]:
         """The types the project's corrections show the model missing, at `revision`, as `corrections` are kept."""
@@ -227,6 +231,8 @@ class Services:
             log.exception("project %s: span model not trained", project)
             return NO_SPANS
         log.info("project %s: span model adopted for %s", project, sorted(learned.types) or "no type")
+        self.metrics.add(span_types_adopted=len(learned.types),
+                         span_types_rejected=len(learned.candidates - learned.types))
         return learned
 
     def _learned(self, cache: dict[str, tuple[int, T]], project: str, revision: int | None,

@@ -133,13 +133,14 @@ def features_of(pieces: Pieces, texts: Sequence[str]) -> list[TokenFeatures]:
 
 @dataclass(frozen=True)
 class LearnedSpans:
-    """What a project's span model adds to an answer: its spans of `types` (those adopted), scored at
-    least `min_score`, where the answer has nothing."""
+    """What a project's span model adds to an answer: its spans of `types` (those adopted of the
+    `candidates` weighed), scored at least `min_score`, where the answer has nothing."""
 
     model: SpanModel
     types: frozenset[str]
     min_score: float
     pieces: Pieces
+    candidates: frozenset[str] = frozenset()
     # The model's spans per text: an answer is served again at every request that shows its task, and
     # a model is fixed once trained, so each text is read once per model.
     found: Callable[[str], tuple[Span, ...]] = field(init=False, repr=False, compare=False)
@@ -193,7 +194,7 @@ def learn_spans(corrections: Sequence[Sentence], predicted: Sequence[Sequence[Sp
     model = SpanModel()
     if types:
         model.fit(list(corrections) + [s for s, _ in shots], features + [f for _, f in shots])
-    return LearnedSpans(model, frozenset(types), min_score, pieces)
+    return LearnedSpans(model, frozenset(types), min_score, pieces, frozenset(candidates))
 
 
 def _shape(text: str, start: int, end: int, first: bool) -> tuple[float, ...]:

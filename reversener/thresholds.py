@@ -95,9 +95,11 @@ def per_type_choice(table: np.ndarray, base: int, gated: bool, rng: np.random.Ge
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Per label, the score below which the LLM's regions are dropped, where it is above MIN_SCORE."""
+    """Per label, the score below which the LLM's regions are dropped, where it is above MIN_SCORE;
+    `judged`, the labels the corrections were weighed for (raised or left)."""
 
     raised: Mapping[str, float] = field(default_factory=dict)
+    judged: frozenset[str] = frozenset()
 
     @classmethod
     def learn(cls, records: Sequence[Scored], min_score: float, minimum: int, seed: int = 0) -> Thresholds:
@@ -120,7 +122,7 @@ class Thresholds:
                     table[index[label], i, :, 2] += count
         table[..., 2] -= table[..., 0]  # a kept region is no miss
         chosen = per_type_choice(table, 0, gated=True, rng=np.random.default_rng(seed))
-        return cls({label: steps[j] for label, j in zip(types, chosen, strict=True) if j})
+        return cls({label: steps[j] for label, j in zip(types, chosen, strict=True) if j}, frozenset(types))
 
     def apply(self, spans: Sequence[Span]) -> list[Span]:
         """The spans whose score reaches their type's threshold (those without a score are kept)."""

@@ -91,6 +91,7 @@ def test_a_projects_span_model_adds_its_adopted_types_a_sentence_at_a_time_with_
     answers = [[s for s in c.spans if s.label == "LOC"] for c in TRAIN]
     learned = learn_spans(TRAIN, answers, {"MISC", "LOC"}, 0.5, word_pieces)
     assert learned.types == {"MISC"} and learned.digest() != NO_SPANS.digest()
+    assert learned.candidates == {"MISC", "LOC"}  # LOC weighed and not adopted: /metrics counts it rejected
     text = "It rained all day .\nThen the Dutch fans sang in Rome ."
     oslo = [Span(text.index("Rome"), text.index("Rome") + 4, "LOC", 0.9)]
     assert [(text[s.start : s.end], s.label) for s in learned.add(text, oslo, {"MISC", "LOC"})] == [

@@ -20,6 +20,7 @@ def test_a_type_whose_unsure_regions_annotators_delete_gets_a_higher_threshold()
     records = [correction(0.3, False) for _ in range(20)] + [correction(0.8, True) for _ in range(10)]
     learned = Thresholds.learn(records, min_score=0.25, minimum=25)
     assert learned.raised == {"LOC": 0.35}  # the lowest that drops every deleted region; PER untouched
+    assert learned.judged == {"LOC", "PER"}
     kept = learned.apply([Span(0, 3, "LOC", 0.3), Span(4, 7, "LOC", 0.8), Span(8, 9, "PER", 0.3),
                           Span(10, 12, "LOC", None)])
     assert kept == [Span(4, 7, "LOC", 0.8), Span(8, 9, "PER", 0.3), Span(10, 12, "LOC", None)]
@@ -28,10 +29,11 @@ def test_a_type_whose_unsure_regions_annotators_delete_gets_a_higher_threshold()
 
 def test_nothing_is_raised_before_enough_corrections_or_on_mixed_evidence():
     few = [correction(0.3, False) for _ in range(24)]
-    assert not Thresholds.learn(few, min_score=0.25, minimum=25)
+    assert not Thresholds.learn(few, min_score=0.25, minimum=25).judged  # not weighed at all
     # Half the unsure LOC regions were right: dropping them would lose as much as it gains.
     mixed = [correction(0.3, i % 2 == 0) for i in range(40)]
-    assert not Thresholds.learn(mixed, min_score=0.25, minimum=25)
+    left = Thresholds.learn(mixed, min_score=0.25, minimum=25)
+    assert not left and left.judged == {"LOC", "PER"}  # weighed and left
 
 
 def test_a_gain_that_two_corrections_carry_is_not_enough():

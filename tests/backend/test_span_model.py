@@ -48,7 +48,9 @@ def test_a_type_the_llm_keeps_missing_is_added_by_the_span_model_and_says_so(ser
     assert "meta" not in found[("Oslo", "LOC")]
     assert ".s" in after["model_version"]
     assert client.get("/thresholds?project=9").get_json()["span_model"] == {"enabled": True, "types": ["MISC"]}
-    assert client.get("/metrics").get_json()["backend"]["span_model_regions"] == added + 1
+    counts = client.get("/metrics").get_json()["backend"]
+    assert counts["span_model_regions"] == added + 1
+    assert counts["span_types_adopted"] >= 1 and counts.get("span_types_rejected", 0) == 0  # MISC, the one missed
     set_services(services)
     shown = CliRunner().invoke(app, ["learned", "-p", "9"])
     assert shown.exit_code == 0 and "span model on: adds MISC where the LLM found nothing" in shown.output
