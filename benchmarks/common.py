@@ -93,3 +93,14 @@ def spread(gains) -> dict[str, float]:
     """Gains over draws: their mean with the 2.5 and 97.5 percentiles (what a project's luck does)."""
     return {"mean": float(np.mean(gains)), "low": float(np.percentile(gains, 2.5)),
             "high": float(np.percentile(gains, 97.5))}
+
+
+def gains_table(dataset: str, draws: int):
+    """A rich table of F1 gains over the LLM's answers per number of corrections, as the offline
+    benchmarks of a project's corrections print them."""
+    from rich.table import Table
+
+    table = Table(title=f"{dataset}: F1 points over the LLM's answers on the tasks not corrected "
+                        f"(mean, 2.5-97.5% over {draws} draws)")
+    table.add_column("corrections", justify="right")
+    return table

@@ -22,7 +22,6 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from reversener.embeddings import SentenceTransformerEmbedder
 from reversener.library import ExampleLibrary
@@ -31,7 +30,7 @@ from reversener.span_model import SpanModel, adopted, features_of, merge
 from reversener.thresholds import missed_types, scored_record
 from reversener.types import Sentence
 
-from .common import RESULTS, machine, spread, write_json
+from .common import RESULTS, gains_table, machine, spread, write_json
 from .quality import DEFAULT_SAMPLE, recorded_answers
 
 __all__ = ["run", "VARIANTS"]
@@ -94,9 +93,7 @@ def run(sample: Annotated[int, typer.Option(min=1, help="The quality rows' sampl
 
 def _print(results: dict) -> None:
     for dataset, per_n in results["sets"].items():
-        table = Table(title=f"{dataset}: F1 points over the LLM's answers on the tasks not corrected "
-                            f"(mean, 2.5-97.5% over {results['draws']} draws)")
-        table.add_column("corrections", justify="right")
+        table = gains_table(dataset, results["draws"])
         for variant in VARIANTS:
             table.add_column(variant, justify="right")
         table.add_column("missed / adopted types (draws)")
