@@ -118,7 +118,7 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     services = get_services()
     method, revision = services.settings.method(), services.store.revision(project)
     known = services.memory(project, revision, method.memory_agreement).known()
-    raised = services.thresholds(project, revision).raised
+    thresholds = services.thresholds(project, revision)
     console.print(f"project {project}: memory of names {'on' if method.name_memory else 'off'}, "
                   f"{len(known)} names (agreement >= {method.memory_agreement})")
     for name, (label, share, votes) in sorted(known.items()):
@@ -126,8 +126,10 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     corrections = len(services.scored(project, revision))
     console.print(f"thresholds per type {'on' if method.learn_thresholds else 'off'}: {corrections} corrections "
                   f"with the LLM's answer (from {method.threshold_corrections} on), MIN_SCORE {method.min_score}")
-    for label, threshold in sorted(raised.items()):
+    for label, threshold in sorted(thresholds.raised.items()):
         console.print(f"  {label}: regions scored below {threshold} are dropped")
+    if left := sorted(thresholds.judged - thresholds.raised.keys()):
+        console.print(f"  weighed and left at MIN_SCORE: {', '.join(left)}")
     missed = services.missed_types(project, revision)
     console.print(f"types the model misses: {', '.join(missed) or 'none'}; shown in every prompt by up to "
                   f"{method.coverage_demonstrations} corrections (COVERAGE_DEMONSTRATIONS)")
@@ -149,6 +151,8 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     learned = read_state(services, ProjectConfig.parse(project, label_config, services.settings)).spans
     console.print(f"span model on: adds {', '.join(sorted(learned.types if learned else ())) or 'no type'} "
                   f"where the LLM found nothing, scored at least {method.span_min_score}")
+    if learned is not None and (rejected := sorted(learned.candidates - learned.types)):
+        console.print(f"  judged on held-out corrections and not adopted: {', '.join(rejected)}")
 
 
 def _spent(counters: dict[str, float]) -> str:

@@ -65,6 +65,7 @@ def test_a_type_whose_unsure_regions_annotators_delete_is_served_without_them(se
     assert "'day3' -> not an entity (100% of 1 corrections)" in shown.output
     assert "25 corrections with the LLM's answer" in shown.output
     assert "LOC: regions scored below 0.35 are dropped" in shown.output
+    assert "weighed and left at MIN_SCORE: PER" in shown.output
 
 
 def test_learn_thresholds_off_serves_every_region(services_for):
