@@ -54,6 +54,28 @@ def test_a_type_the_llm_keeps_missing_is_added_by_the_span_model_and_says_so(ser
     set_services(services)
     shown = CliRunner().invoke(app, ["learned", "-p", "9"])
     assert shown.exit_code == 0 and "span model on: adds MISC where the LLM found nothing" in shown.output
+    assert "not adopted" not in shown.output
+
+
+def test_the_cli_names_the_types_the_span_model_judged_and_did_not_adopt(services_for, monkeypatch):
+    import dataclasses
+
+    import backend.versions
+
+    services = services_for(never_misc, threshold_corrections=10, version_every=10)
+    client = create_app(services).test_client()
+    correct_nationalities(client, services)
+    read_state = backend.versions.read_state
+
+    def with_loc_judged(*args):
+        state = read_state(*args)
+        judged = dataclasses.replace(state.spans, candidates=state.spans.candidates | {"LOC"})
+        return dataclasses.replace(state, spans=judged)
+
+    monkeypatch.setattr(backend.versions, "read_state", with_loc_judged)
+    set_services(services)
+    shown = CliRunner().invoke(app, ["learned", "-p", "9"])
+    assert shown.exit_code == 0 and "judged on held-out corrections and not adopted: LOC" in shown.output
 
 
 def test_the_span_model_adds_nothing_before_enough_corrections_or_when_turned_off(services_for):
