@@ -128,7 +128,7 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
                   f"with the LLM's answer (from {method.threshold_corrections} on), MIN_SCORE {method.min_score}")
     for label, threshold in sorted(thresholds.raised.items()):
         console.print(f"  {label}: regions scored below {threshold} are dropped")
-    if left := sorted(thresholds.judged - thresholds.raised.keys()):
+    if left := sorted(thresholds.left):
         console.print(f"  weighed and left at MIN_SCORE: {', '.join(left)}")
     missed = services.missed_types(project, revision)
     console.print(f"types the model misses: {', '.join(missed) or 'none'}; shown in every prompt by up to "
@@ -151,7 +151,7 @@ def learned(project: Annotated[str, typer.Option("--project", "-p", help="Label 
     learned = read_state(services, ProjectConfig.parse(project, label_config, services.settings)).spans
     console.print(f"span model on: adds {', '.join(sorted(learned.types if learned else ())) or 'no type'} "
                   f"where the LLM found nothing, scored at least {method.span_min_score}")
-    if learned is not None and (rejected := sorted(learned.candidates - learned.types)):
+    if learned is not None and (rejected := sorted(learned.rejected)):
         console.print(f"  judged on held-out corrections and not adopted: {', '.join(rejected)}")
 
 

@@ -179,7 +179,7 @@ class Services:
         def build() -> Thresholds:
             learned = Thresholds.learn(self.scored(project, revision), method.min_score, method.threshold_corrections)
             self.metrics.add(thresholds_adopted=len(learned.raised),
-                             thresholds_rejected=len(learned.judged - learned.raised.keys()))
+                             thresholds_rejected=len(learned.left))
             return learned
 
         return self._learned(self._thresholds, project, revision, build, Thresholds)
@@ -232,7 +232,7 @@ class Services:
             return NO_SPANS
         log.info("project %s: span model adopted for %s", project, sorted(learned.types) or "no type")
         self.metrics.add(span_types_adopted=len(learned.types),
-                         span_types_rejected=len(learned.candidates - learned.types))
+                         span_types_rejected=len(learned.rejected))
         return learned
 
     def _learned(self, cache: dict[str, tuple[int, T]], project: str, revision: int | None,

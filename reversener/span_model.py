@@ -151,6 +151,11 @@ class LearnedSpans:
     def __bool__(self) -> bool:
         return bool(self.types)
 
+    @property
+    def rejected(self) -> frozenset[str]:
+        """The candidates judged on held-out corrections and not adopted."""
+        return self.candidates - self.types
+
     def digest(self) -> str:
         """A short hash of the adopted types and the model: it changes when what it adds may change."""
         content = ",".join(sorted(self.types)).encode() + self.model.fingerprint()

@@ -124,6 +124,11 @@ class Thresholds:
         chosen = per_type_choice(table, 0, gated=True, rng=np.random.default_rng(seed))
         return cls({label: steps[j] for label, j in zip(types, chosen, strict=True) if j}, frozenset(types))
 
+    @property
+    def left(self) -> frozenset[str]:
+        """The labels weighed and left at MIN_SCORE."""
+        return self.judged - self.raised.keys()
+
     def apply(self, spans: Sequence[Span]) -> list[Span]:
         """The spans whose score reaches their type's threshold (those without a score are kept)."""
         return [s for s in spans if s.score is None or s.score >= self.raised.get(s.label, 0.0)]
