@@ -45,7 +45,6 @@ __all__ = ["run", "result_path", "tasks_in_order"]
 LOOP = {"id": 1, "title": "corrected in order"}
 CONTROL = {"id": 2, "title": "never corrected"}
 DEFAULT_DOCUMENTS = 20  # the documents benchmark's sample, whose library the loop starts from
-COUNTERS = ("memory_regions", "memory_dropped", "threshold_dropped", "span_model_regions")
 
 
 def result_path(dataset: str, ablation: dict[str, str] | None = None):
@@ -108,7 +107,7 @@ def run(
                 _correct(client, services, curve.submitted(i, task, config, served or [], LOOP))
                 done.append({"document": document, "loop": _rows(served), "control": _rows(control),
                              "failed": [served is None, control is None], "model_version": version,
-                             "acted": {k: after.get(k, 0) - before.get(k, 0) for k in COUNTERS},
+                             "acted": {k: after.get(k, 0) - before.get(k, 0) for k in curve.COUNTERS},
                              "seconds": time.monotonic() - started})
                 write_json(path, results | {"machine": machine()})
                 advance(1)
@@ -150,7 +149,7 @@ def summary(gold: list[Sentence], done: list[dict]) -> dict:
         out[name] = {"tasks": len(picked), "gold_entities": sum(len(g.spans) for g in held)} | {
             side: scores(held, curve.recorded_sentences(held, [done[i][side] or [] for i in picked]))
             for side in ("loop", "control")}
-    acted = {k: sum(t["acted"][k] for t in done) for k in COUNTERS}
+    acted = {k: sum(t["acted"][k] for t in done) for k in curve.COUNTERS}
     return {"groups": out, "acted": acted, "failed": [sum(t["failed"][k] for t in done) for k in (0, 1)],
             "wall_seconds": sum(t["seconds"] for t in done)}
 

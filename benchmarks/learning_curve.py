@@ -47,6 +47,8 @@ from .quality import result_path as quality_path
 PROJECT = {"id": 1, "title": "learning curve"}
 BATCH = 10  # tasks per /predict, as Label Studio sends them when pre-labeling a page
 CORRECTED = 100_000  # task ids of corrected sentences start here; held-apart ones count from 0
+# /metrics counters that say what, besides the LLM's answers, set the regions served
+COUNTERS = ("memory_regions", "memory_dropped", "threshold_dropped", "span_model_regions")
 
 
 def label_config(types: dict[str, str]) -> str:
@@ -215,8 +217,13 @@ def _measure(client, services, held, types, config, point: dict, bar, save) -> N
     advance(point["done"])
     while point["done"] < len(held):
         started, before = time.monotonic(), services.runtime.llm.stats.snapshot()
-        first = point["done"]
+        counted, first = services.metrics.snapshot(), point["done"]
         found, point["model_version"] = predict(client, held[first : first + BATCH], config, types, first_id=first)
+        if point.get("acted_sentences", 0) == first:  # counted from the point's first sentence on
+            after, acted = services.metrics.snapshot(), point.setdefault("acted", dict.fromkeys(COUNTERS, 0))
+            for key in COUNTERS:
+                acted[key] += after.get(key, 0) - counted.get(key, 0)
+            point["acted_sentences"] = first + len(found)
         for spans in found:
             # A task the backend skipped (its LLM call failed; the log says why) counts as found nothing,
             # as a failed sentence does in the quality rows.

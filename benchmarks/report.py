@@ -304,7 +304,7 @@ def learning_section() -> list[str]:
                        f"**{p['f1']:.3f}** | {_ci(p)} | {gain(points[0], p)} | {types} | "
                        f"{p['cost']['prompt_tokens_per_sentence']:.0f} | {p['cost']['llm_seconds_per_sentence']:.1f} | "
                        f"`{p['model_version']}` |")
-        out += _ablation_rows(dataset, points)
+        out += _ablation_rows(dataset, points) + _acted(points)
         quality = read_json(result_path(dataset, results["held_apart"])) or {}
         zero = quality.get("rows", {}).get("zero-shot", {}).get("at_min_score")
         if zero and points and quality.get("seed") == results["seed"]:
@@ -375,6 +375,17 @@ def _document_loop(f: dict, command: str) -> list[str]:
     return out + ["", f"What acted in the loop's {total} served regions, summed over paragraphs: {acted}. "
                       "*First paragraph*: only other documents had been corrected before it; *later paragraphs*: "
                       "the earlier paragraphs of the same document too.", ""]
+
+
+def _acted(points: list[dict]) -> list[str]:
+    """What set or dropped regions besides the LLM's answers, at the points that counted it over all their
+    sentences (points measured before the count was kept have none)."""
+    counted = [p for p in points if p.get("acted_sentences") == p["done"]]
+    if not counted:
+        return []
+    return ["", "What acted in the held-apart sentences' predictions (`/metrics` counters): " + "; ".join(
+        f"{p['corrections']} corrections: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in p["acted"].items())
+        + f" (of {sum(len(r) for r in p['predictions'])} regions served)" for p in counted) + "."]
 
 
 def _earlier_curves(dataset: str) -> list[str]:

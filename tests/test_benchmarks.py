@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from backend.label_config import parse_label_config
-from benchmarks import learning_curve, memory, quality, selective
+from benchmarks import learning_curve, memory, quality, report, selective
 from benchmarks.common import DATASETS
 from reversener.definitions import resolve_types
 from reversener.devtools.fake_answers import answer
@@ -102,6 +102,10 @@ def test_the_learning_curve_sends_corrections_as_webhooks_and_they_raise_f1(tiny
     assert points["4"]["f1"] == 1.0  # labeled demonstrations of Zorblat Qu and Vexmoor reached the prompt
     gold = [[0, 10, "PER"], [15, 18, "PER"], [22, 29, "LOC"]]  # "Zorblat Qu met Bob in Vexmoor on day n ."
     assert points["4"]["predictions"] == [gold] * 4  # kept per sentence, for error analysis
+    # What set regions besides the LLM, counted over each point's sentences: the memory, once it knows names.
+    assert points["0"]["acted"] == dict.fromkeys(learning_curve.COUNTERS, 0) and points["0"]["acted_sentences"] == 4
+    assert points["8"]["acted"]["memory_regions"] > 0
+    assert "8 corrections: memory regions" in "".join(report._acted(list(points.values())))
     assert (results / "learning_curve.png").stat().st_size > 0
     assert predicts == [4, 4, 4]
     _curve(server, "0,4,8,10")  # finished points are kept: only the new one is predicted
@@ -157,8 +161,8 @@ def test_a_stopped_learning_curve_resumes_where_it_stopped(tiny, predicts, monke
     assert len(predicts) == 5 + 3  # the resumed run predicted only the three sentences left
     resumed = json.loads((results / "learning-tiny.json").read_text())["points"]
     for step in ("0", "4"):
-        assert {k: resumed[step][k] for k in ("f1", "predictions", "human_examples")} == \
-            {k: whole[step][k] for k in ("f1", "predictions", "human_examples")}
+        kept = ("f1", "predictions", "human_examples", "acted", "acted_sentences")
+        assert {k: resumed[step][k] for k in kept} == {k: whole[step][k] for k in kept}
 
 
 def test_a_sentence_whose_llm_call_fails_counts_as_found_nothing_and_the_curve_goes_on(tiny, monkeypatch):
