@@ -9,11 +9,16 @@ Corrections come two ways:
 The memory learns here only what annotators submit (their labels): a "not an entity" vote needs the
 backend's prediction of each corrected sentence, which the curve did not record.
 
-    .venv/bin/python -m benchmarks.memory wikigold
+    .venv/bin/python -m benchmarks.memory wikigold \
+        --curve benchmarks/results/archive/learning-wikigold-2026-12-02.json
+
+A curve recorded with the memory on holds its regions already, so it is refused: by default the curve of
+the ablation row name_memory=false is read.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,7 +30,7 @@ from reversener.evaluation import scores
 from reversener.readers import read_conll
 from reversener.types import Sentence
 
-from .common import DATASETS, RESULTS, gain, machine, read_json, write_json
+from .common import DATASETS, RESULTS, ROOT, gain, machine, read_json, write_json
 from .learning_curve import draw, recorded_sentences
 from .learning_curve import result_path as curve_path
 
@@ -43,11 +48,20 @@ def _remembered(memories: list[NameMemory], predicted: list[Sentence], types: se
 
 
 def run(dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
-        min_agreement: Annotated[float, typer.Option(help="Agreement a name needs.")] = 0.75) -> None:
+        min_agreement: Annotated[float, typer.Option(help="Agreement a name needs.")] = 0.75,
+        curve_file: Annotated[Path | None, typer.Option(
+            "--curve", help="A recorded curve of the data set made without the memory; unset: its curve with "
+                            "--setting name_memory=false.")] = None) -> None:
     """Score each point of the recorded curve with and without the memory; write JSON and a table."""
-    curve = read_json(curve_path(dataset), {})
+    path = curve_file or curve_path(dataset, {"name_memory": "false"})
+    curve = read_json(path, {})
     if not curve.get("points"):
-        raise typer.BadParameter(f"no learning curve recorded for {dataset}: run benchmarks.learning_curve first")
+        raise typer.BadParameter(f"no learning curve at {path}: run `benchmarks.learning_curve {dataset} --setting "
+                                 "name_memory=false`, or give --curve an archived one (benchmarks/results/archive/)")
+    if curve.get("method", {}).get("name_memory") or curve.get("dataset") != dataset:
+        # Its predictions hold the memory's regions already: "without" would not be without.
+        raise typer.BadParameter(f"{path} is not a curve of {dataset} made without the memory of names",
+                                 param_hint="--curve")
     points = {int(k): p for k, p in curve["points"].items() if p.get("done") == curve["held_apart"]}
     held, pool = draw(dataset, curve["held_apart"], curve["seed"], max(points))
     types = {s.label for g in held for s in g.spans}
@@ -65,6 +79,7 @@ def run(dataset: Annotated[str, typer.Argument(help="wikigold or wnut17.")],
                         "names": sum(len(m) for m in before) // len(held), "without": scores(held, predicted),
                         "with": scores(held, _remembered(before, predicted, types))}
     results = {"dataset": dataset, "held_apart": len(held), "seed": curve["seed"], "min_agreement": min_agreement,
+               "curve": str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path),
                "curve_model": curve["model"], "rows": rows, "machine": machine()}
     write_json(RESULTS / f"memory-{dataset}.json", results)
     _print(results)

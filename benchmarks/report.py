@@ -569,7 +569,8 @@ def memory_section() -> list[str]:
     out = ["### The memory of names (`NAME_MEMORY`), scored on the recorded curves", ""]
     for dataset in DATASETS:
         results = read_json(RESULTS / f"memory-{dataset}.json")
-        command = f"`{PY} benchmarks.memory {dataset}`"
+        curve = f" --curve {results['curve']}" if results and results.get("curve") else ""
+        command = f"`{PY} benchmarks.memory {dataset}{curve}`"
         if not results:
             out += [f"{dataset}: not run yet ({command}).", ""]
             continue
@@ -585,7 +586,9 @@ def memory_section() -> list[str]:
                        f"{gain(row['without'], row['with'])} | {per_type} |")
         out.append("")
     out += ["The memory acts on an answer after the LLM, so a point of the curve with and without it is the same "
-            "recorded predictions, paired. `random N`: the curve's own N corrections applied to its point N. "
+            "recorded predictions, paired; the curve read is one recorded without the memory (the command's "
+            "`--curve`), as a curve made with it holds its regions already. `random N`: the curve's own N "
+            "corrections applied to its point N. "
             "`in order`: every sentence before each held-apart one in the corpus corrected, as a team working "
             "through a corpus in order, applied to point 0. The memory learns here only the labels annotators "
             "submit: its \"not an entity\" votes need the backend's prediction of each corrected sentence, which the "

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import typer
 
 from backend.label_config import parse_label_config
 from benchmarks import learning_curve, memory, quality, report, selective
@@ -62,8 +63,9 @@ def test_quality_rows_are_written_and_a_rerun_asks_the_llm_nothing(tiny):
         quality.run("tiny", rows="zero-shot,nope", sample=4)
 
 
-def _curve(server, steps: str = "0,4,8") -> None:
-    learning_curve.run("tiny", steps=steps, sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
+def _curve(server, steps: str = "0,4,8", setting: list[str] | None = None) -> None:
+    learning_curve.run("tiny", steps=steps, sample=4, llm_model="openai/fake", llm_api_base=server.api_base,
+                       setting=setting)
 
 
 class _Predicts(list):
@@ -117,10 +119,17 @@ def test_the_memory_benchmark_rescores_the_recorded_curve_with_the_names_correct
     server, results = tiny
     quality.run("tiny", rows="reversener", sample=4, llm_model="openai/fake", llm_api_base=server.api_base)
     _curve(server)
+    with pytest.raises(typer.BadParameter, match="name_memory=false"):
+        memory.run("tiny")  # by default the curve made without the memory, and there is none yet
+    with pytest.raises(typer.BadParameter, match="without the memory"):  # its predictions hold it already
+        memory.run("tiny", curve_file=results / "learning-tiny.json")
+    _curve(server, setting=["name_memory=false"])
     calls = len(server.requests)
     memory.run("tiny")
     assert len(server.requests) == calls  # offline: no LLM call
-    rows = json.loads((results / "memory-tiny.json").read_text())["rows"]
+    written = json.loads((results / "memory-tiny.json").read_text())
+    assert written["curve"] == str(results / "learning-tiny--name_memory=false.json")
+    rows = written["rows"]
     assert list(rows) == ["random 0", "random 4", "random 8", "in order"]
     assert rows["random 0"]["with"]["f1"] == rows["random 0"]["without"]["f1"]
     # Point 0 misses "Zorblat Qu" and "Vexmoor"; every held sentence but the corpus's first comes after a
