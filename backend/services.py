@@ -52,6 +52,10 @@ class Counters:
         with self._lock:
             return dict(self._counts)
 
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        """Counts accrued since an earlier snapshot."""
+        return {k: v - before.get(k, 0) for k, v in self.snapshot().items()}
+
 
 class Services:
     """Created once per process; tests build one with fakes."""

@@ -103,11 +103,11 @@ def run(
                 [control], _ = curve.predict(client, [task], config, types, first_id=i, project=CONTROL)
                 before = services.metrics.snapshot()
                 [served], version = curve.predict(client, [task], config, types, first_id=i, project=LOOP)
-                after = services.metrics.snapshot()
+                acted = curve.acted_since(services, before)
                 _correct(client, services, curve.submitted(i, task, config, served or [], LOOP))
                 done.append({"document": document, "loop": _rows(served), "control": _rows(control),
                              "failed": [served is None, control is None], "model_version": version,
-                             "acted": {k: after.get(k, 0) - before.get(k, 0) for k in curve.COUNTERS},
+                             "acted": acted,
                              "seconds": time.monotonic() - started})
                 write_json(path, results | {"machine": machine()})
                 advance(1)

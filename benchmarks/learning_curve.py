@@ -220,9 +220,9 @@ def _measure(client, services, held, types, config, point: dict, bar, save) -> N
         counted, first = services.metrics.snapshot(), point["done"]
         found, point["model_version"] = predict(client, held[first : first + BATCH], config, types, first_id=first)
         if point.get("acted_sentences", 0) == first:  # counted from the point's first sentence on
-            after, acted = services.metrics.snapshot(), point.setdefault("acted", dict.fromkeys(COUNTERS, 0))
-            for key in COUNTERS:
-                acted[key] += after.get(key, 0) - counted.get(key, 0)
+            acted = point.setdefault("acted", dict.fromkeys(COUNTERS, 0))
+            for key, value in acted_since(services, counted).items():
+                acted[key] += value
             point["acted_sentences"] = first + len(found)
         for spans in found:
             # A task the backend skipped (its LLM call failed; the log says why) counts as found nothing,
@@ -235,6 +235,12 @@ def _measure(client, services, held, types, config, point: dict, bar, save) -> N
         point["done"] += len(found)
         advance(len(found))
         save()
+
+
+def acted_since(services, before: dict[str, float]) -> dict[str, float]:
+    """The COUNTERS accrued since `before`, a snapshot of the backend's /metrics counters."""
+    accrued = services.metrics.since(before)
+    return {key: accrued.get(key, 0) for key in COUNTERS}
 
 
 def recorded_sentences(held: list[Sentence], predictions: list[list]) -> list[Sentence]:
